@@ -1,0 +1,161 @@
+package io.idts.channel;
+
+import io.idts.linux.Errno;
+import io.idts.linux.EventFd;
+import io.idts.linux.FileDescriptors;
+import io.idts.linux.MemFd;
+import io.idts.linux.NativeIoException;
+import io.idts.linux.ReceivedMessage;
+import io.idts.linux.SharedMapping;
+import io.idts.linux.UnixDomainSocket;
+
+import java.io.IOException;
+import java.net.ConnectException;
+
+/**
+ * The connecting side of the host backend's handshake: connects to the acceptor's rendezvous socket, makes the
+ * region and the two eventfds, sends the HELLO that carries them, and turns the acceptor's reply into a
+ * {@link HostConnection}.
+ */
+final class HostConnector {
+
+    /** The acceptor's listen backlog is full; the connect may be retried until the connect timeout. */
+    static final class BacklogFullException extends ConnectException {
+        private static final long serialVersionUID = 1L;
+
+        BacklogFullException(String message) {
+            super(message);
+        }
+    }
+
+    private final IdtsAddress remote;
+    private int socketFd = -1;
+    private int toAcceptorFd = -1;
+    private int toConnectorFd = -1;
+    private SharedMapping mapping;
+    private RegionLayout layout;
+    private final byte[] reply = new byte[1];
+
+    private HostConnector(IdtsAddress remote) {
+        this.remote = remote;
+    }
+
+    /**
+     * Connects to {@code remote} and sends the HELLO, naming this side {@code local}.
+     *
+     * @throws ConnectException if nobody listens on {@code remote} ({@link BacklogFullException} if its backlog is
+     *                          full), with a message naming the address
+     */
+    static HostConnector start(IdtsAddress remote, IdtsAddress local, int ringCapacity) throws IOException {
+        HostConnector connector = new HostConnector(remote);
+        boolean success = false;
+        try {
+            connector.connectAndSendHello(local, ringCapacity);
+            success = true;
+            return connector;
+        } finally {
+            if (!success) {
+                connector.close();
+            }
+        }
+    }
+
+    private void connectAndSendHello(IdtsAddress local, int ringCapacity) throws IOException {
+        try {
+            socketFd = UnixDomainSocket.connect(remote.abstractSocketName());
+        } catch (NativeIoException e) {
+            if (e.errno() == Errno.ECONNREFUSED) {
+                ConnectException refused = new ConnectException("connection refused: nobody listens on IDTS address "
+                        + remote + " (start the server first, and check that both sides use the same rendezvous "
+                        + "directory and run as the same user)");
+                refused.initCause(e);
+                throw refused;
+            }
+            if (e.errno() == Errno.EAGAIN) {
+                BacklogFullException busy = new BacklogFullException("the server at IDTS address " + remote
+                        + " has a full connection backlog");
+                busy.initCause(e);
+                throw busy;
+            }
+            throw e;
+        }
+        long size = RegionLayout.regionSize(ringCapacity, ringCapacity);
+        int memfd = MemFd.createSealed("idts:" + remote.service(), size);
+        try {
+            mapping = SharedMapping.map(memfd, size);
+            layout = RegionLayout.initialize(mapping.buffer(), ringCapacity, ringCapacity);
+            toAcceptorFd = EventFd.create();
+            toConnectorFd = EventFd.create();
+            byte[] hello = HostHandshake.encodeHello(local.service());
+            int[] fds = new int[HostHandshake.FD_COUNT];
+            fds[HostHandshake.FD_REGION] = memfd;
+            fds[HostHandshake.FD_TO_ACCEPTOR] = toAcceptorFd;
+            fds[HostHandshake.FD_TO_CONNECTOR] = toConnectorFd;
+            int sent = UnixDomainSocket.send(socketFd, hello, 0, hello.length, fds);
+            if (sent != hello.length) {
+                // A fresh local socket always has room for a few dozen bytes; anything else is a broken socket.
+                throw new ConnectException("could not send the IDTS handshake to " + remote + " (" + sent + " of "
+                        + hello.length + " bytes sent)");
+            }
+        } finally {
+            // The acceptor received its own copy of the descriptor; the mapping keeps the memory alive for us.
+            FileDescriptors.closeQuietly(memfd);
+        }
+    }
+
+    /** The rendezvous socket: readable when the acceptor replied or hung up. */
+    int socketFd() {
+        return socketFd;
+    }
+
+    /**
+     * Reads the acceptor's reply.
+     *
+     * @return the established connection, or {@code null} if the reply has not arrived yet
+     * @throws ConnectException if the acceptor rejected the connection or hung up
+     */
+    HostConnection finish() throws IOException {
+        ReceivedMessage message;
+        try {
+            message = UnixDomainSocket.receive(socketFd, reply, 0, reply.length, 0);
+        } catch (NativeIoException e) {
+            ConnectException failed = new ConnectException("IDTS handshake with " + remote + " failed: "
+                    + e.getMessage());
+            failed.initCause(e);
+            throw failed;
+        }
+        if (message.bytes() < 0) {
+            return null;
+        }
+        if (message.bytes() == 0) {
+            throw new ConnectException("the server at IDTS address " + remote
+                    + " closed the connection during the handshake (it may be shutting down)");
+        }
+        if (reply[0] != HostHandshake.ACCEPTED) {
+            throw new ConnectException("connection to IDTS address " + remote + " refused: "
+                    + HostHandshake.describeReply(reply[0]));
+        }
+        HostConnection connection =
+                new HostConnection(mapping, layout, true, toConnectorFd, toAcceptorFd, socketFd);
+        // The connection owns them now.
+        mapping = null;
+        socketFd = -1;
+        toAcceptorFd = -1;
+        toConnectorFd = -1;
+        return connection;
+    }
+
+    /** Abandons the attempt, releasing whatever it made. Idempotent. */
+    void close() {
+        if (mapping != null) {
+            mapping.close();
+            mapping = null;
+        }
+        FileDescriptors.closeQuietly(socketFd);
+        FileDescriptors.closeQuietly(toAcceptorFd);
+        FileDescriptors.closeQuietly(toConnectorFd);
+        socketFd = -1;
+        toAcceptorFd = -1;
+        toConnectorFd = -1;
+    }
+}

@@ -1,0 +1,174 @@
+package io.idts.channel;
+
+import io.netty.util.internal.ObjectUtil;
+import io.netty.util.internal.SystemPropertyUtil;
+
+import java.net.SocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+
+/**
+ * The address of an IDTS endpoint: a service name in a rendezvous directory.
+ *
+ * <p>A server binds {@code IdtsAddress.of("orders")}; a client in another process of the same user connects to the
+ * same address. The rendezvous directory only namespaces the names: the host backend listens on a Unix-domain
+ * socket in Linux's abstract namespace, so nothing is ever created in the file system and nothing is left behind
+ * when a process dies. The default directory is {@code $XDG_RUNTIME_DIR/idts}, or {@code /tmp/idts-<user>} when
+ * that variable is not set; the system property {@value #RENDEZVOUS_DIR_PROPERTY} overrides it, and
+ * {@link #of(Path, String)} sets it per address.
+ *
+ * <p>Value semantics: two addresses are equal when their directory and service are. The string form, returned by
+ * {@link #toString()} and read by {@link #parse(String)}, is the directory and the service joined by a slash,
+ * {@code /run/user/1000/idts/orders}.
+ */
+public final class IdtsAddress extends SocketAddress {
+    private static final long serialVersionUID = 1L;
+
+    /** System property naming the default rendezvous directory. */
+    public static final String RENDEZVOUS_DIR_PROPERTY = "io.idts.rendezvousDir";
+    /** Longest service name, in characters. */
+    public static final int MAX_SERVICE_LENGTH = 64;
+
+    /** Prefix of the abstract socket names, so that IDTS names do not collide with other programs' names. */
+    private static final String ABSTRACT_NAME_PREFIX = "idts:";
+    /** sun_path holds 108 bytes; the abstract namespace uses the first for its NUL marker. */
+    private static final int MAX_ABSTRACT_NAME_BYTES = 107;
+
+    private final String directory;
+    private final String service;
+
+    private IdtsAddress(String directory, String service) {
+        this.directory = directory;
+        this.service = service;
+        int nameBytes = abstractSocketName().getBytes(StandardCharsets.UTF_8).length;
+        if (nameBytes > MAX_ABSTRACT_NAME_BYTES) {
+            throw new IllegalArgumentException("IDTS address too long: '" + this + "' makes a socket name of "
+                    + nameBytes + " bytes, the limit is " + MAX_ABSTRACT_NAME_BYTES
+                    + "; use a shorter rendezvous directory or service name");
+        }
+    }
+
+    /** The address of {@code service} in the default rendezvous directory. */
+    public static IdtsAddress of(String service) {
+        return new IdtsAddress(defaultDirectory(), checkService(service));
+    }
+
+    /** The address of {@code service} in {@code rendezvousDirectory}, an absolute path. */
+    public static IdtsAddress of(Path rendezvousDirectory, String service) {
+        return new IdtsAddress(checkDirectory(rendezvousDirectory), checkService(service));
+    }
+
+    /**
+     * Reads the string form: a bare service name ({@code orders}, in the default rendezvous directory) or an absolute
+     * path whose last element is the service ({@code /run/idts/orders}).
+     *
+     * @throws IllegalArgumentException if {@code text} is neither, saying why
+     */
+    public static IdtsAddress parse(String text) {
+        ObjectUtil.checkNotNull(text, "text");
+        int slash = text.lastIndexOf('/');
+        if (slash < 0) {
+            return of(text);
+        }
+        if (!text.startsWith("/")) {
+            throw new IllegalArgumentException("not an IDTS address: '" + text
+                    + "' (expected a service name like 'orders' or an absolute path like '/run/idts/orders')");
+        }
+        String dir = slash == 0 ? "/" : text.substring(0, slash);
+        return of(Paths.get(dir), text.substring(slash + 1));
+    }
+
+    /** The service name. */
+    public String service() {
+        return service;
+    }
+
+    /** The rendezvous directory, an absolute path. */
+    public Path rendezvousDirectory() {
+        return Paths.get(directory);
+    }
+
+    /** The name of the listening socket in Linux's abstract namespace, without its leading NUL. */
+    String abstractSocketName() {
+        return ABSTRACT_NAME_PREFIX + toString();
+    }
+
+    /** The address of another service in the same rendezvous directory. */
+    IdtsAddress sibling(String otherService) {
+        return new IdtsAddress(directory, checkService(otherService));
+    }
+
+    /** Returns {@code true} if {@code name} may be a service name. */
+    static boolean isValidService(String name) {
+        if (name == null || name.isEmpty() || name.length() > MAX_SERVICE_LENGTH
+                || ".".equals(name) || "..".equals(name)) {
+            return false;
+        }
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            boolean ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+                    || c == '.' || c == '_' || c == '-';
+            if (!ok) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static String checkService(String service) {
+        ObjectUtil.checkNotNull(service, "service");
+        if (!isValidService(service)) {
+            throw new IllegalArgumentException("invalid IDTS service name '" + service + "': use 1 to "
+                    + MAX_SERVICE_LENGTH + " characters from A-Z a-z 0-9 . _ - (and not '.' or '..')");
+        }
+        return service;
+    }
+
+    private static String checkDirectory(Path directory) {
+        ObjectUtil.checkNotNull(directory, "rendezvousDirectory");
+        if (!directory.isAbsolute()) {
+            throw new IllegalArgumentException("IDTS rendezvous directory must be an absolute path: " + directory);
+        }
+        String normalized = directory.normalize().toString();
+        if (normalized.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("IDTS rendezvous directory contains a NUL character");
+        }
+        return normalized.length() > 1 && normalized.endsWith("/")
+                ? normalized.substring(0, normalized.length() - 1) : normalized;
+    }
+
+    private static String defaultDirectory() {
+        String configured = SystemPropertyUtil.get(RENDEZVOUS_DIR_PROPERTY);
+        if (configured != null && !configured.isEmpty()) {
+            return checkDirectory(Paths.get(configured));
+        }
+        String runtimeDir = System.getenv("XDG_RUNTIME_DIR");
+        if (runtimeDir != null && runtimeDir.startsWith("/")) {
+            return checkDirectory(Paths.get(runtimeDir, "idts"));
+        }
+        return "/tmp/idts-" + System.getProperty("user.name", "unknown");
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        if (this == o) {
+            return true;
+        }
+        if (!(o instanceof IdtsAddress)) {
+            return false;
+        }
+        IdtsAddress that = (IdtsAddress) o;
+        return directory.equals(that.directory) && service.equals(that.service);
+    }
+
+    @Override
+    public int hashCode() {
+        return 31 * directory.hashCode() + service.hashCode();
+    }
+
+    @Override
+    public String toString() {
+        return "/".equals(directory) ? "/" + service : directory + '/' + service;
+    }
+}

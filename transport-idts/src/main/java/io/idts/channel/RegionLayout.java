@@ -1,0 +1,279 @@
+package io.idts.channel;
+
+import io.netty.util.internal.ObjectUtil;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * The layout of a shared region, version 1 (docs/protocol.md is the normative text): every offset of every field is
+ * named here and nowhere else. An instance holds the two ring capacities of one region, read from its header exactly
+ * once (by {@link #initialize} or {@link #validate}), so nothing re-reads header fields the peer could change later.
+ *
+ * <pre>
+ * offset  size  field
+ * 0       4     magic 0x49445453 ("IDTS")
+ * 4       4     version = 1
+ * 8       4     capacity of ring 0 (connector -&gt; acceptor)
+ * 12      4     capacity of ring 1 (acceptor -&gt; connector)
+ * 16      8     region size = DATA_OFFSET + cap0 + cap1
+ * 128     ring 0 producer line (connector): +0 u64 position, +8 u32 state, +12 u32 flags
+ * 256     ring 0 consumer line (acceptor):  +0 u64 position, +8 u32 flags
+ * 384     ring 1 producer line (acceptor)
+ * 512     ring 1 consumer line (connector)
+ * 4096    ring 0 data (cap0 bytes), then ring 1 data (cap1 bytes)
+ * </pre>
+ */
+final class RegionLayout {
+
+    static final int MAGIC = 0x49445453; // "IDTS"
+    static final int VERSION = 1;
+
+    // A page, so that both data rings stay page aligned (the Xen backend shares whole pages).
+    static final int MIN_RING_CAPACITY = 4096;
+    // Small enough that the whole region (DATA_OFFSET + 2 * max) fits a ByteBuffer, whose size is an int.
+    static final int MAX_RING_CAPACITY = 1 << 28;
+    static final int DEFAULT_RING_CAPACITY = 1 << 20;
+
+    /** The ring the connector produces and the acceptor consumes. */
+    static final int RING_CONNECTOR_TO_ACCEPTOR = 0;
+    /** The ring the acceptor produces and the connector consumes. */
+    static final int RING_ACCEPTOR_TO_CONNECTOR = 1;
+
+    // Header: written by the connector before the region is shared, read-only afterwards.
+    static final int MAGIC_OFFSET = 0;
+    static final int VERSION_OFFSET = 4;
+    static final int RING_0_CAPACITY_OFFSET = 8;
+    static final int RING_1_CAPACITY_OFFSET = 12;
+    static final int REGION_SIZE_OFFSET = 16;
+
+    // Control lines. 128 bytes apart (a cache line plus the neighbour the adjacent-line prefetcher pulls in) so that
+    // the two endpoints never write the same line; each line has exactly one writer.
+    static final int LINE_SIZE = 128;
+    static final int RING_0_PRODUCER_LINE = 128;
+    static final int RING_0_CONSUMER_LINE = 256;
+    static final int RING_1_PRODUCER_LINE = 384;
+    static final int RING_1_CONSUMER_LINE = 512;
+
+    // Fields within a producer line.
+    static final int PRODUCER_POSITION = 0; // u64
+    static final int PRODUCER_STATE = 8;    // u32
+    static final int PRODUCER_FLAGS = 12;   // u32
+    // Fields within a consumer line.
+    static final int CONSUMER_POSITION = 0; // u64
+    static final int CONSUMER_FLAGS = 8;    // u32
+
+    /** Start of ring 0's data; everything before it is the control area (header and lines). Page aligned. */
+    static final int DATA_OFFSET = 4096;
+
+    // Producer states: the producing endpoint's connection state. They only ever increase.
+    static final int STATE_NEW = 0;             // only the acceptor's, until it accepts
+    static final int STATE_OPEN = 1;
+    static final int STATE_OUTPUT_SHUTDOWN = 2; // no byte will follow the current producer position
+    static final int STATE_CLOSED = 3;
+
+    /** Producer flag: the writer sleeps until the consumer frees space. */
+    static final int FLAG_WAITING_FOR_SPACE = 1;
+    /** Consumer flag: the reader sleeps until the producer publishes. */
+    static final int FLAG_WAITING_FOR_DATA = 1;
+    // Every other flag bit is reserved; a peer that sets one breaks the protocol.
+    static final int PRODUCER_FLAGS_KNOWN = FLAG_WAITING_FOR_SPACE;
+    static final int CONSUMER_FLAGS_KNOWN = FLAG_WAITING_FOR_DATA;
+
+    // Both endpoints are on one machine, so every integer is in native order. These views are the only way the
+    // control area is accessed: they give the acquire/release/volatile modes a peer in another process relies on.
+    static final VarHandle LONG = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.nativeOrder());
+    static final VarHandle INT = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.nativeOrder());
+
+    private final int capacity0;
+    private final int capacity1;
+
+    private RegionLayout(int capacity0, int capacity1) {
+        this.capacity0 = capacity0;
+        this.capacity1 = capacity1;
+    }
+
+    /**
+     * Checks a ring capacity.
+     *
+     * @return {@code capacity}
+     * @throws IllegalArgumentException unless it is a power of two in [MIN_RING_CAPACITY, MAX_RING_CAPACITY]
+     */
+    static int checkCapacity(int capacity) {
+        if (!isValidCapacity(capacity)) {
+            throw new IllegalArgumentException("ring capacity " + capacity + " must be a power of two between "
+                    + MIN_RING_CAPACITY + " and " + MAX_RING_CAPACITY);
+        }
+        return capacity;
+    }
+
+    private static boolean isValidCapacity(int capacity) {
+        return capacity >= MIN_RING_CAPACITY && capacity <= MAX_RING_CAPACITY && (capacity & capacity - 1) == 0;
+    }
+
+    /** The size of a region with these capacities: {@code DATA_OFFSET + cap0 + cap1}. */
+    static long regionSize(int capacity0, int capacity1) {
+        return (long) DATA_OFFSET + checkCapacity(capacity0) + checkCapacity(capacity1);
+    }
+
+    /**
+     * The connector's side: zeroes the control area of a freshly created region, writes the header, sets the
+     * connector's producer state to OPEN and the acceptor's to NEW. Call before the region is shared.
+     *
+     * @param region the whole mapping, exactly {@link #regionSize} bytes
+     */
+    static RegionLayout initialize(ByteBuffer region, int capacity0, int capacity1) {
+        ObjectUtil.checkNotNull(region, "region");
+        long size = regionSize(capacity0, capacity1);
+        checkMappedSize(region, size);
+        for (int offset = 0; offset < DATA_OFFSET; offset += Long.BYTES) {
+            LONG.set(region, offset, 0L);
+        }
+        INT.set(region, MAGIC_OFFSET, MAGIC);
+        INT.set(region, VERSION_OFFSET, VERSION);
+        INT.set(region, RING_0_CAPACITY_OFFSET, capacity0);
+        INT.set(region, RING_1_CAPACITY_OFFSET, capacity1);
+        LONG.set(region, REGION_SIZE_OFFSET, size);
+        INT.set(region, producerStateOffset(RING_CONNECTOR_TO_ACCEPTOR), initialProducerState(RING_CONNECTOR_TO_ACCEPTOR));
+        INT.set(region, producerStateOffset(RING_ACCEPTOR_TO_CONNECTOR), initialProducerState(RING_ACCEPTOR_TO_CONNECTOR));
+        // Sharing the region goes through a system call, which orders these stores anyway; the fence says so.
+        VarHandle.fullFence();
+        return new RegionLayout(capacity0, capacity1);
+    }
+
+    /**
+     * The acceptor's side: checks the header the connector wrote against the mapping it received. Each header field
+     * is read once; the returned layout holds the values checked.
+     *
+     * @param region the whole mapping, as mapped: its capacity is the actual size
+     * @throws IdtsProtocolException naming the first header field that is wrong
+     */
+    static RegionLayout validate(ByteBuffer region) throws IdtsProtocolException {
+        ObjectUtil.checkNotNull(region, "region");
+        int mapped = region.capacity();
+        if (mapped < DATA_OFFSET) {
+            throw new IdtsProtocolException("mapped region of " + mapped
+                    + " bytes is smaller than the control area (" + DATA_OFFSET + " bytes)");
+        }
+        int magic = (int) INT.getVolatile(region, MAGIC_OFFSET);
+        int version = (int) INT.getVolatile(region, VERSION_OFFSET);
+        int capacity0 = (int) INT.getVolatile(region, RING_0_CAPACITY_OFFSET);
+        int capacity1 = (int) INT.getVolatile(region, RING_1_CAPACITY_OFFSET);
+        long size = (long) LONG.getVolatile(region, REGION_SIZE_OFFSET);
+        if (magic != MAGIC) {
+            throw new IdtsProtocolException(String.format(
+                    "region magic 0x%08x is not 0x%08x (\"IDTS\")", magic, MAGIC));
+        }
+        if (version != VERSION) {
+            throw new IdtsProtocolException("region version " + Integer.toUnsignedString(version)
+                    + " is not the supported version " + VERSION);
+        }
+        checkHeaderCapacity(0, capacity0);
+        checkHeaderCapacity(1, capacity1);
+        long expected = (long) DATA_OFFSET + capacity0 + capacity1;
+        if (size != expected) {
+            throw new IdtsProtocolException("region size field " + Long.toUnsignedString(size)
+                    + " is not DATA_OFFSET + capacity of ring 0 + capacity of ring 1 = " + expected);
+        }
+        if (mapped != expected) {
+            throw new IdtsProtocolException("mapped region size " + mapped
+                    + " is not the region size in the header, " + expected);
+        }
+        return new RegionLayout(capacity0, capacity1);
+    }
+
+    private static void checkHeaderCapacity(int ring, int capacity) throws IdtsProtocolException {
+        if (!isValidCapacity(capacity)) {
+            throw new IdtsProtocolException("capacity of ring " + ring + ' ' + Integer.toUnsignedString(capacity)
+                    + " is not a power of two between " + MIN_RING_CAPACITY + " and " + MAX_RING_CAPACITY);
+        }
+    }
+
+    /** Rejects a region (given to a constructor) that is not the mapping this layout describes. */
+    static void checkMappedSize(ByteBuffer region, long size) {
+        if (region.capacity() != size) {
+            throw new IllegalArgumentException(
+                    "region of " + region.capacity() + " bytes does not match the layout's size " + size);
+        }
+    }
+
+    static int checkRing(int ring) {
+        if (ring != RING_CONNECTOR_TO_ACCEPTOR && ring != RING_ACCEPTOR_TO_CONNECTOR) {
+            throw new IllegalArgumentException("ring " + ring + " is neither "
+                    + RING_CONNECTOR_TO_ACCEPTOR + " nor " + RING_ACCEPTOR_TO_CONNECTOR);
+        }
+        return ring;
+    }
+
+    /**
+     * The state a ring's producer starts in: the connector is OPEN from the moment it creates the region, the
+     * acceptor NEW until it accepts.
+     */
+    static int initialProducerState(int ring) {
+        return checkRing(ring) == RING_CONNECTOR_TO_ACCEPTOR ? STATE_OPEN : STATE_NEW;
+    }
+
+    static int producerLineOffset(int ring) {
+        return checkRing(ring) == RING_CONNECTOR_TO_ACCEPTOR ? RING_0_PRODUCER_LINE : RING_1_PRODUCER_LINE;
+    }
+
+    static int consumerLineOffset(int ring) {
+        return checkRing(ring) == RING_CONNECTOR_TO_ACCEPTOR ? RING_0_CONSUMER_LINE : RING_1_CONSUMER_LINE;
+    }
+
+    static int producerPositionOffset(int ring) {
+        return producerLineOffset(ring) + PRODUCER_POSITION;
+    }
+
+    static int producerStateOffset(int ring) {
+        return producerLineOffset(ring) + PRODUCER_STATE;
+    }
+
+    static int producerFlagsOffset(int ring) {
+        return producerLineOffset(ring) + PRODUCER_FLAGS;
+    }
+
+    static int consumerPositionOffset(int ring) {
+        return consumerLineOffset(ring) + CONSUMER_POSITION;
+    }
+
+    static int consumerFlagsOffset(int ring) {
+        return consumerLineOffset(ring) + CONSUMER_FLAGS;
+    }
+
+    static String stateName(int state) {
+        switch (state) {
+            case STATE_NEW:
+                return "NEW";
+            case STATE_OPEN:
+                return "OPEN";
+            case STATE_OUTPUT_SHUTDOWN:
+                return "OUTPUT_SHUTDOWN";
+            case STATE_CLOSED:
+                return "CLOSED";
+            default:
+                return "unknown state " + Integer.toUnsignedString(state);
+        }
+    }
+
+    int capacity(int ring) {
+        return checkRing(ring) == RING_CONNECTOR_TO_ACCEPTOR ? capacity0 : capacity1;
+    }
+
+    /** Where the ring's data starts in the region. */
+    int dataOffset(int ring) {
+        return checkRing(ring) == RING_CONNECTOR_TO_ACCEPTOR ? DATA_OFFSET : DATA_OFFSET + capacity0;
+    }
+
+    long size() {
+        return (long) DATA_OFFSET + capacity0 + capacity1;
+    }
+
+    @Override
+    public String toString() {
+        return "RegionLayout(v" + VERSION + ", capacity 0: " + capacity0 + ", capacity 1: " + capacity1
+                + ", size: " + size() + ')';
+    }
+}
