@@ -503,7 +503,8 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     private boolean prepareToSleep() {
-        if (connection == null || armedForData || !isReadInterested()) {
+        // With input shut down the ring is still drained (discarded), so the peer's writes must still wake us.
+        if (connection == null || armedForData || !(inputShutdown || isReadInterested())) {
             return false;
         }
         try {
