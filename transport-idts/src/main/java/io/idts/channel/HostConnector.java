@@ -3,8 +3,10 @@ package io.idts.channel;
 import io.idts.linux.Errno;
 import io.idts.linux.EventFd;
 import io.idts.linux.FileDescriptors;
+import io.idts.linux.LinuxHost;
 import io.idts.linux.MemFd;
 import io.idts.linux.NativeIoException;
+import io.idts.linux.PeerCredentials;
 import io.idts.linux.ReceivedMessage;
 import io.idts.linux.SharedMapping;
 import io.idts.linux.UnixDomainSocket;
@@ -78,6 +80,14 @@ final class HostConnector {
                 throw busy;
             }
             throw e;
+        }
+        // Abstract socket names carry no permissions: another user could have taken the name first. Check whom we
+        // reached before handing it our memory.
+        PeerCredentials peer = UnixDomainSocket.peerCredentials(socketFd);
+        if (peer.uid() != LinuxHost.uid()) {
+            throw new ConnectException("refusing to connect to IDTS address " + remote + ": its listener (process "
+                    + peer.pid() + ") runs as uid " + peer.uid() + ", this process as uid " + LinuxHost.uid()
+                    + "; IDTS connects processes of the same user only");
         }
         long size = RegionLayout.regionSize(ringCapacity, ringCapacity);
         int memfd = MemFd.createSealed("idts:" + remote.service(), size);

@@ -136,8 +136,9 @@ final class RegionLayout {
         INT.set(region, RING_0_CAPACITY_OFFSET, capacity0);
         INT.set(region, RING_1_CAPACITY_OFFSET, capacity1);
         LONG.set(region, REGION_SIZE_OFFSET, size);
-        INT.set(region, producerStateOffset(RING_CONNECTOR_TO_ACCEPTOR), initialProducerState(RING_CONNECTOR_TO_ACCEPTOR));
-        INT.set(region, producerStateOffset(RING_ACCEPTOR_TO_CONNECTOR), initialProducerState(RING_ACCEPTOR_TO_CONNECTOR));
+        for (int ring = RING_CONNECTOR_TO_ACCEPTOR; ring <= RING_ACCEPTOR_TO_CONNECTOR; ring++) {
+            INT.set(region, producerStateOffset(ring), initialProducerState(ring));
+        }
         // Sharing the region goes through a system call, which orders these stores anyway; the fence says so.
         VarHandle.fullFence();
         return new RegionLayout(capacity0, capacity1);
