@@ -68,8 +68,14 @@ final class HostListener {
         FileDescriptors.closeQuietly(fd);
     }
 
-    /** A HELLO taken in: the connection it set up and the connector's local service name. */
+    /**
+     * A HELLO taken in: the connection it set up and the connector's local service name. The connector waits for
+     * {@link #confirm()}, sent once this side has taken over its lines of the region and is {@code OPEN}.
+     */
     static final class Accepted {
+        private static final byte[] ACCEPTED_REPLY = { HostHandshake.ACCEPTED };
+        private static final int[] NO_FDS = new int[0];
+
         final HostConnection connection;
         final String peerName;
 
@@ -77,12 +83,20 @@ final class HostListener {
             this.connection = connection;
             this.peerName = peerName;
         }
+
+        /** Sends the ACCEPTED reply that makes the connector's channel active. */
+        void confirm() throws IOException {
+            if (UnixDomainSocket.send(connection.livenessFd(), ACCEPTED_REPLY, 0, 1, NO_FDS) != 1) {
+                throw new IOException("could not send the IDTS handshake reply");
+            }
+        }
     }
 
     /**
      * Runs the acceptor's half of the handshake on an accepted socket once it is readable: reads the HELLO with its
-     * descriptors, checks everything the connector sent, maps the region, and replies. On success the connection
-     * owns the socket; on any failure the caller closes the socket.
+     * descriptors, checks everything the connector sent and maps the region; a rejection is replied at once, the
+     * acceptance by {@link Accepted#confirm()}. On success the connection owns the socket; on any failure the caller
+     * closes the socket.
      *
      * @return the connection, or {@code null} if the HELLO has not arrived yet
      * @throws HostHandshake.Rejection if the HELLO was refused (the rejection code was sent back)
@@ -137,10 +151,6 @@ final class HostListener {
                 layout = RegionLayout.validate(mapping.buffer());
             } catch (IdtsProtocolException e) {
                 throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, e.getMessage());
-            }
-            byte[] accepted = { HostHandshake.ACCEPTED };
-            if (UnixDomainSocket.send(socketFd, accepted, 0, 1, new int[0]) != 1) {
-                throw new IOException("could not send the IDTS handshake reply");
             }
             HostConnection connection =
                     new HostConnection(mapping, layout, false, toAcceptorFd, toConnectorFd, socketFd);

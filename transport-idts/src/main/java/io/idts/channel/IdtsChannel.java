@@ -262,9 +262,9 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             try {
                 // Everything already in the ring stays readable by the peer after we unmap: like a socket's send
                 // buffer after close(). CLOSED after the last byte tells it that nothing more will come.
-                writer.publish();
-                writer.setState(RegionLayout.STATE_CLOSED);
-                connection.notifyPeer();
+                if (writer.setState(RegionLayout.STATE_CLOSED)) {
+                    connection.notifyPeer();
+                }
             } catch (Throwable t) {
                 logger.debug("Could not tell the peer of {} that it closes", this, t);
             }
@@ -375,9 +375,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             throw new ClosedChannelException();
         }
         outputShutdown = true;
-        writer.publish();
-        writer.setState(RegionLayout.STATE_OUTPUT_SHUTDOWN);
-        connection.notifyPeer();
+        // setState publishes every byte written before it, then raises the state.
+        if (writer.setState(RegionLayout.STATE_OUTPUT_SHUTDOWN)) {
+            connection.notifyPeer();
+        }
     }
 
     @Override

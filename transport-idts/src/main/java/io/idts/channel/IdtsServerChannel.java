@@ -207,8 +207,10 @@ public final class IdtsServerChannel extends AbstractServerChannel {
     private void accepted(HostListener.Accepted accepted) {
         IdtsChannel child;
         try {
+            // The child takes over its lines of the region and becomes OPEN before the connector hears ACCEPTED.
             child = new IdtsChannel(this, accepted.connection, localAddress, localAddress.sibling(accepted.peerName));
-        } catch (IdtsProtocolException e) {
+            accepted.confirm();
+        } catch (IOException e) {
             accepted.connection.close();
             logger.warn("Dropped an IDTS connection on {}: {}", this, e.getMessage());
             return;

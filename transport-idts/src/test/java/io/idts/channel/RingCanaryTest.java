@@ -1,0 +1,151 @@
+package io.idts.channel;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The test fixture shared by the ring tests ({@link Region}: a region inside a larger direct buffer whose every byte
+ * can be checked for changes), and the tests that show its checks can fail.
+ */
+final class RingCanaryTest {
+
+    /**
+     * A region of the real layout, sliced out of a larger direct buffer with guard bytes before and after it. Every
+     * byte of the buffer starts as a pattern (the control area is then zeroed by {@link RegionLayout#initialize}), so
+     * a write anywhere an endpoint has no business writing shows up in {@link #assertUnchangedExcept}.
+     */
+    static final class Region {
+        static final int GUARD = 4096; // keeps the region 8-byte aligned, as a mapping is
+        private static final byte PATTERN = (byte) 0xA5;
+
+        final ByteBuffer backing;
+        final ByteBuffer region;
+        final RegionLayout layout;
+        private byte[] snapshot;
+
+        Region(int capacity0, int capacity1) {
+            int size = (int) RegionLayout.regionSize(capacity0, capacity1);
+            backing = ByteBuffer.allocateDirect(GUARD + size + GUARD);
+            for (int i = 0; i < backing.capacity(); i++) {
+                backing.put(i, (byte) (PATTERN + i * 7));
+            }
+            region = backing.slice(GUARD, size).order(ByteOrder.nativeOrder());
+            layout = RegionLayout.initialize(region, capacity0, capacity1);
+            snapshot();
+        }
+
+        RingWriter writer(int ring) {
+            return new RingWriter(region, layout, ring);
+        }
+
+        RingReader reader(int ring) {
+            return new RingReader(region, layout, ring);
+        }
+
+        // The peer's (or the test's) direct access to the region, through the same views the protocol uses.
+        long getLong(int offset) {
+            return (long) RegionLayout.LONG.getVolatile(region, offset);
+        }
+
+        int getInt(int offset) {
+            return (int) RegionLayout.INT.getVolatile(region, offset);
+        }
+
+        void putLong(int offset, long value) {
+            RegionLayout.LONG.setVolatile(region, offset, value);
+        }
+
+        void putInt(int offset, int value) {
+            RegionLayout.INT.setVolatile(region, offset, value);
+        }
+
+        byte dataByte(int ring, int index) {
+            return region.get(layout.dataOffset(ring) + index);
+        }
+
+        /** Remembers every byte of the backing buffer. */
+        void snapshot() {
+            snapshot = new byte[backing.capacity()];
+            backing.get(0, snapshot);
+        }
+
+        /**
+         * Asserts that no byte of the backing buffer changed since {@link #snapshot()}, except within the given
+         * ranges of the region (pairs of offset and length).
+         */
+        void assertUnchangedExcept(int... offsetAndLength) {
+            for (int i = 0; i < snapshot.length; i++) {
+                byte now = backing.get(i);
+                if (now != snapshot[i] && !allowed(i - GUARD, offsetAndLength)) {
+                    throw new AssertionError("byte " + i + " of the backing buffer (region offset " + (i - GUARD)
+                            + ") changed from " + snapshot[i] + " to " + now);
+                }
+            }
+        }
+
+        /** The ranges an endpoint that only produces on {@code ring} may write: its producer line and the data. */
+        int[] writerRanges(int ring) {
+            return new int[] {
+                    RegionLayout.producerLineOffset(ring), RegionLayout.LINE_SIZE,
+                    layout.dataOffset(ring), layout.capacity(ring)};
+        }
+
+        /** The range an endpoint that only consumes from {@code ring} may write: its consumer line. */
+        int[] readerRanges(int ring) {
+            return new int[] {RegionLayout.consumerLineOffset(ring), RegionLayout.LINE_SIZE};
+        }
+
+        private static boolean allowed(int offset, int[] offsetAndLength) {
+            for (int i = 0; i < offsetAndLength.length; i += 2) {
+                if (offset >= offsetAndLength[i] && offset < offsetAndLength[i] + offsetAndLength[i + 1]) {
+                    return true;
+                }
+            }
+            return false;
+        }
+    }
+
+    @Test
+    void initializeTouchesOnlyTheControlArea() {
+        Region r = new Region(RegionLayout.MIN_RING_CAPACITY, 2 * RegionLayout.MIN_RING_CAPACITY);
+        int changed = 0;
+        for (int i = 0; i < r.backing.capacity(); i++) {
+            boolean control = i >= Region.GUARD && i < Region.GUARD + RegionLayout.DATA_OFFSET;
+            byte pattern = (byte) (0xA5 + i * 7);
+            if (!control) {
+                assertEquals(pattern, r.backing.get(i), "byte " + i + " outside the control area");
+            } else if (r.backing.get(i) != pattern) {
+                changed++;
+            }
+        }
+        assertTrue(changed > RegionLayout.DATA_OFFSET / 2, "initialize wrote the control area: " + changed);
+    }
+
+    @Test
+    void detectsAChangedGuardByte() {
+        Region r = new Region(RegionLayout.MIN_RING_CAPACITY, RegionLayout.MIN_RING_CAPACITY);
+        r.backing.put(Region.GUARD - 1, (byte) (r.backing.get(Region.GUARD - 1) + 1));
+        assertThrows(AssertionError.class, r::assertUnchangedExcept);
+        r.snapshot();
+        int after = Region.GUARD + (int) r.layout.size();
+        r.backing.put(after, (byte) (r.backing.get(after) + 1));
+        assertThrows(AssertionError.class, () -> r.assertUnchangedExcept(r.writerRanges(1)));
+    }
+
+    @Test
+    void allowsChangesOnlyInTheGivenRanges() {
+        Region r = new Region(RegionLayout.MIN_RING_CAPACITY, RegionLayout.MIN_RING_CAPACITY);
+        int line = RegionLayout.consumerLineOffset(0);
+        r.putLong(line, 42);
+        r.assertUnchangedExcept(r.readerRanges(0));
+        assertThrows(AssertionError.class, () -> r.assertUnchangedExcept(r.readerRanges(1)));
+        assertThrows(AssertionError.class, () -> r.assertUnchangedExcept(r.writerRanges(0)));
+        assertTrue(r.getLong(line) == 42);
+    }
+}
