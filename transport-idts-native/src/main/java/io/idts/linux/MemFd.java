@@ -46,6 +46,14 @@ public final class MemFd {
      * @return the fd, which the caller owns
      */
     public static int createSealed(String name, long size) throws NativeIoException {
+        return create(name, size, SIZE_SEALS);
+    }
+
+    /**
+     * Like {@link #createSealed(String, long)} but adds exactly {@code seals} ({@code 0}: none). Only tests want a
+     * memfd that is not sealed against resizing: a hostile peer's, to check that the acceptor refuses it.
+     */
+    public static int create(String name, long size, int seals) throws NativeIoException {
         ObjectUtil.checkNotNull(name, "name");
         ObjectUtil.checkPositive(size, "size");
         LinuxHost.ensureAvailability();
@@ -61,7 +69,7 @@ public final class MemFd {
         if (LibC.ftruncate(fd, size) != 0) {
             throw closeAndFail(fd, "ftruncate", "memfd '" + name + "' to " + size + " bytes");
         }
-        if (LibC.fcntl(fd, F_ADD_SEALS, SIZE_SEALS) != 0) {
+        if (seals != 0 && LibC.fcntl(fd, F_ADD_SEALS, seals) != 0) {
             throw closeAndFail(fd, "fcntl(F_ADD_SEALS)", "memfd '" + name + '\'');
         }
         return fd;
