@@ -488,8 +488,15 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             }
             if (inputShutdown) {
                 work += discardInput();
-            } else if (isReadInterested() && (reader.readableBytes() > 0 || reader.isEndOfStream())) {
-                readRing();
+            } else if (isReadInterested()) {
+                if (reader.readableBytes() > 0 || reader.isEndOfStream()) {
+                    readRing();
+                    work++;
+                }
+            } else if (reader.readableBytes() == 0 && reader.isEndOfStream()) {
+                // Nobody asked to read, but nothing is left to read either: the end of the stream is news, as a
+                // socket's hang-up is for Netty's epoll channels. A state change always notifies, so it wakes us.
+                inputEnded();
                 work++;
             }
             return work;
@@ -757,7 +764,8 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
 
         @Override
         public void connect(SocketAddress remote, SocketAddress local, ChannelPromise promise) {
-            if (!promise.setUncancellable() || !ensureOpen(promise)) {
+            // The promise stays cancellable while the handshake runs, as for Netty's socket channels.
+            if (promise.isDone() || !ensureOpen(promise)) {
                 return;
             }
             try {
@@ -778,6 +786,12 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 requestedRemoteAddress = remoteAddress;
                 connectPromise = promise;
                 state = State.CONNECTING;
+                promise.addListener(f -> {
+                    if (f.isCancelled() && connectPromise == promise) {
+                        connectPromise = null;
+                        close(voidPromise());
+                    }
+                });
                 int timeoutMillis = config.getConnectTimeoutMillis();
                 if (timeoutMillis > 0) {
                     connectTimeoutFuture = eventLoop().schedule(() -> {
