@@ -404,6 +404,35 @@ public final class RawIdtsPeer implements Closeable {
         return readable;
     }
 
+    /**
+     * Hostile: stores {@code position} as this side's producer position, whatever it is, and notifies. For tests of
+     * the acceptor's validation.
+     */
+    public void forgeProducerPosition(long position) throws IOException {
+        checkConnected();
+        LONG.setRelease(region, RegionLayout.producerPositionOffset(TX), position);
+        forged();
+    }
+
+    /** Hostile: stores {@code state} as this side's producer state, whatever it is, and notifies. */
+    public void forgeProducerState(int state) throws IOException {
+        checkConnected();
+        INT.setRelease(region, RegionLayout.producerStateOffset(TX), state);
+        forged();
+    }
+
+    /** Hostile: stores {@code flags} as this side's producer flags, whatever they are, and notifies. */
+    public void forgeProducerFlags(int flags) throws IOException {
+        checkConnected();
+        INT.setRelease(region, RegionLayout.producerFlagsOffset(TX), flags);
+        forged();
+    }
+
+    private void forged() throws IOException {
+        VarHandle.fullFence();
+        EventFd.signal(toAcceptorFd);
+    }
+
     /** The acceptor's state as last seen by this peer, re-read now. */
     public int peerState() throws IOException {
         checkConnected();
