@@ -2,10 +2,8 @@ package io.idts.channel;
 
 import io.idts.linux.FileDescriptors;
 import io.netty.channel.AbstractServerChannel;
-import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
-import io.netty.channel.DefaultChannelConfig;
 import io.netty.channel.EventLoop;
 import io.netty.channel.IoEvent;
 import io.netty.channel.IoEventLoop;
@@ -19,6 +17,7 @@ import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.io.IOException;
 import java.net.SocketAddress;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.Set;
@@ -31,13 +30,22 @@ import java.util.concurrent.TimeUnit;
  * <p>Each accepted connection completes the IDTS handshake (the connecting process hands over the shared region and
  * its notification descriptors) before its channel reaches the pipeline; a process that connects and sends nothing
  * is dropped after {@value HostHandshake#HELLO_TIMEOUT_MILLIS} ms. Only processes of the same user may connect.
+ *
+ * <p>As a listening socket does, the channel completes handshakes whether or not it is reading: a connect succeeds
+ * once the handshake is done, and the connection waits, up to {@code SO_BACKLOG} of them, until the channel reads it
+ * ({@code AUTO_READ}, or {@code read()}). A connection still waiting when the channel closes is closed.
  */
 public final class IdtsServerChannel extends AbstractServerChannel {
 
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(IdtsServerChannel.class);
 
-    private final ChannelConfig config = new DefaultChannelConfig(this);
+    /** How many connections the listening socket hands over per turn of the event loop, before others get a go. */
+    private static final int ACCEPTS_PER_TURN = 16;
+
+    private final IdtsServerChannelConfig config = new IdtsServerChannelConfig(this);
     private final Set<PendingHandshake> handshakes = new HashSet<>();
+    /** Handshaken connections not read yet: the accept queue of a listening socket. */
+    private final ArrayDeque<IdtsChannel> acceptQueue = new ArrayDeque<>();
     private volatile boolean open = true;
     private volatile IdtsAddress localAddress;
 
@@ -46,13 +54,14 @@ public final class IdtsServerChannel extends AbstractServerChannel {
     private IoRegistration registration;
     private IoRegistration listenWatch;
     private boolean readPending;
+    private boolean acceptPaused;
 
     /** A server channel to be bound; {@code ServerBootstrap} makes it by reflection. */
     public IdtsServerChannel() {
     }
 
     @Override
-    public ChannelConfig config() {
+    public IdtsServerChannelConfig config() {
         return config;
     }
 
@@ -121,7 +130,8 @@ public final class IdtsServerChannel extends AbstractServerChannel {
         IdtsAddress address = (IdtsAddress) localAddress;
         HostListener listener = HostListener.listen(address);
         try {
-            // Edge-triggered: while accepting is paused (autoRead off) connections wait in the backlog.
+            // Edge-triggered: while the accept queue is full, connections wait in the listening socket's backlog and
+            // acceptReady() is run again when room comes free.
             listenWatch = ((IdtsIoHandler) registration.attachment()).watch(
                     new FdWatch(listener.fd(), ops -> acceptReady()), EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLET));
         } catch (Exception e) {
@@ -146,6 +156,11 @@ public final class IdtsServerChannel extends AbstractServerChannel {
         for (PendingHandshake handshake : new ArrayList<>(handshakes)) {
             handshake.abort();
         }
+        // As a listening socket that closes drops the connections it had not handed over. The children were never
+        // registered: closing them tells their peers (CLOSED in the ring) and releases their regions.
+        for (IdtsChannel child; (child = acceptQueue.poll()) != null;) {
+            child.unsafe().closeForcibly();
+        }
     }
 
     @Override
@@ -154,38 +169,77 @@ public final class IdtsServerChannel extends AbstractServerChannel {
             return;
         }
         readPending = true;
-        // The listening socket is edge-triggered: connections that arrived while accepting was paused raise no new
-        // edge, so look for them now.
-        eventLoop().execute(this::acceptReady);
+        // Not from within read(): a handler that calls read() in channelRead must not be re-entered.
+        eventLoop().execute(this::readAccepted);
     }
 
+    /** How many connections may be in handshake or wait to be read; {@code 0} lets one wait, as listen(2) does. */
+    private int backlogLimit() {
+        return Math.max(1, config.getBacklog());
+    }
+
+    /** The listening socket is readable: takes connections from it and starts their handshakes, room permitting. */
     private void acceptReady() {
-        if (listener == null || !(readPending || config.isAutoRead())) {
+        if (listener == null) {
             return;
         }
-        RecvByteBufAllocator.Handle allocHandle = unsafe().recvBufAllocHandle();
-        allocHandle.reset(config);
         boolean drained = false;
         try {
-            do {
+            for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
+                if (handshakes.size() + acceptQueue.size() >= backlogLimit()) {
+                    // The rest waits in the socket's backlog; resumeAccepting() comes back when room comes free.
+                    acceptPaused = true;
+                    return;
+                }
                 int fd = listener.accept();
                 if (fd < 0) {
                     drained = true;
                     break;
                 }
-                allocHandle.incMessagesRead(1);
-                readPending = false;
                 startHandshake(fd);
-            } while (allocHandle.continueReading());
+            }
         } catch (IOException e) {
             drained = true;
             logger.warn("Failed to accept a connection on {}", this, e);
             pipeline().fireExceptionCaught(e);
         }
-        allocHandle.readComplete();
-        if (!drained && config.isAutoRead() && listener != null) {
-            // A burst larger than one read's worth may still wait, and no new edge will tell us.
+        if (!drained && listener != null) {
+            // A burst larger than one turn's worth may still wait, and no new edge will tell us.
             eventLoop().execute(this::acceptReady);
+        }
+    }
+
+    /** A handshake ended or a waiting connection was read: accepting goes on if it stopped for want of room. */
+    private void resumeAccepting() {
+        if (acceptPaused && listener != null && handshakes.size() + acceptQueue.size() < backlogLimit()) {
+            acceptPaused = false;
+            eventLoop().execute(this::acceptReady);
+        }
+    }
+
+    /** Hands waiting connections to the pipeline, as many as the read allows, if the channel is reading. */
+    private void readAccepted() {
+        if (acceptQueue.isEmpty() || !(readPending || config.isAutoRead())) {
+            return;
+        }
+        ChannelPipeline pipeline = pipeline();
+        RecvByteBufAllocator.Handle allocHandle = unsafe().recvBufAllocHandle();
+        allocHandle.reset(config);
+        do {
+            IdtsChannel child = acceptQueue.poll();
+            if (child == null) {
+                break;
+            }
+            allocHandle.incMessagesRead(1);
+            readPending = false;
+            pipeline.fireChannelRead(child);
+        } while (allocHandle.continueReading());
+        allocHandle.readComplete();
+        pipeline.fireChannelReadComplete();
+        resumeAccepting();
+        if (!acceptQueue.isEmpty() && config.isAutoRead()) {
+            // More than one read's worth waits: the rest on the next turn, after other work of the loop.
+            eventLoop().execute(this::readAccepted);
         }
     }
 
@@ -213,11 +267,13 @@ public final class IdtsServerChannel extends AbstractServerChannel {
         } catch (IOException e) {
             accepted.connection.close();
             logger.warn("Dropped an IDTS connection on {}: {}", this, e.getMessage());
+            resumeAccepting();
             return;
         }
-        ChannelPipeline pipeline = pipeline();
-        pipeline.fireChannelRead(child);
-        pipeline.fireChannelReadComplete();
+        // The connector is connected now, as a TCP client is once the kernel has queued its connection; the child
+        // reaches the pipeline when the channel reads.
+        acceptQueue.add(child);
+        readAccepted();
     }
 
     /** An accepted socket whose HELLO has not arrived yet. */
@@ -264,6 +320,7 @@ public final class IdtsServerChannel extends AbstractServerChannel {
         void abort() {
             finish();
             FileDescriptors.closeQuietly(fd);
+            resumeAccepting();
         }
     }
 

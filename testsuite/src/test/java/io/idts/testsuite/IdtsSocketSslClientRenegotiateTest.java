@@ -1,0 +1,36 @@
+package io.idts.testsuite;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.testsuite.transport.TestsuitePermutation.BootstrapComboFactory;
+import io.netty.testsuite.transport.socket.SocketSslClientRenegotiateTest;
+import org.junit.jupiter.api.AfterAll;
+
+import java.net.SocketAddress;
+import java.util.List;
+
+/**
+ * Netty's {@link SocketSslClientRenegotiateTest} (an OpenSSL server rejects a client's TLS renegotiation) run against
+ * IDTS, as Netty runs it in {@code EpollDomainSocketSslClientRenegotiateTest}. It needs an OpenSSL that renegotiates:
+ * with {@code netty-tcnative-boringssl-static}, this module's OpenSSL, Netty's test skips itself (its assumption
+ * {@code OpenSsl.isRenegotiationSupported()} is false, as BoringSSL refuses renegotiation by design), as it does in
+ * Netty's own build. Netty's dynamically linked {@code netty-tcnative} (2.0.81, linux-x86_64) would run it, but needs
+ * OpenSSL 3.2 and libapr-1, which this environment (Debian 12, OpenSSL 3.0) lacks.
+ */
+public class IdtsSocketSslClientRenegotiateTest extends SocketSslClientRenegotiateTest {
+
+    @AfterAll
+    public static void shutdownIdtsGroups() throws InterruptedException {
+        IdtsSocketTestPermutation.INSTANCE.shutdownGroups();
+    }
+
+    @Override
+    protected List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> newFactories() {
+        return IdtsSocketTestPermutation.INSTANCE.socket();
+    }
+
+    @Override
+    protected SocketAddress newSocketAddress() {
+        return IdtsSocketTestPermutation.newSocketAddress("sslreneg");
+    }
+}
