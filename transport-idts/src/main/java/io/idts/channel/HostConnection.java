@@ -3,6 +3,7 @@ package io.idts.channel;
 import io.idts.linux.EventFd;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.SharedMapping;
+import io.netty.util.ReferenceCounted;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -14,6 +15,7 @@ import java.nio.ByteBuffer;
 final class HostConnection implements IdtsConnection {
 
     private final SharedMapping mapping;
+    private final SharedRegion lifetime;
     private final RegionLayout layout;
     private final boolean connector;
     private final int waitFd;
@@ -25,6 +27,7 @@ final class HostConnection implements IdtsConnection {
     HostConnection(SharedMapping mapping, RegionLayout layout, boolean connector, int waitFd, int signalFd,
                    int socketFd) {
         this.mapping = mapping;
+        this.lifetime = new SharedRegion(mapping);
         this.layout = layout;
         this.connector = connector;
         this.waitFd = waitFd;
@@ -35,6 +38,11 @@ final class HostConnection implements IdtsConnection {
     @Override
     public ByteBuffer region() {
         return mapping.buffer();
+    }
+
+    @Override
+    public ReferenceCounted regionLifetime() {
+        return lifetime;
     }
 
     @Override
@@ -68,10 +76,11 @@ final class HostConnection implements IdtsConnection {
             return;
         }
         closed = true;
-        mapping.close();
         FileDescriptors.closeQuietly(waitFd);
         FileDescriptors.closeQuietly(signalFd);
         FileDescriptors.closeQuietly(socketFd);
+        // Unmaps now, or when the last zero-copy view of the region is released.
+        lifetime.release();
     }
 
     @Override

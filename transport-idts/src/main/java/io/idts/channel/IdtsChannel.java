@@ -13,6 +13,7 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.ConnectTimeoutException;
+import io.netty.channel.DefaultFileRegion;
 import io.netty.channel.EventLoop;
 import io.netty.channel.FileRegion;
 import io.netty.channel.IoEvent;
@@ -23,7 +24,11 @@ import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.IllegalReferenceCountException;
+import io.netty.util.ReferenceCounted;
 import io.netty.util.concurrent.Future;
+import io.netty.util.internal.ObjectUtil;
+import io.netty.util.internal.PlatformDependent;
 import io.netty.util.internal.StringUtil;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
@@ -34,6 +39,7 @@ import java.nio.ByteBuffer;
 import java.nio.channels.AlreadyConnectedException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ConnectionPendingException;
+import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -90,6 +96,24 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private boolean waitingForSpace;
     private boolean inputShutdownReadCompleteFired;
     private boolean peerGone;
+    /** Zero-copy read bookkeeping, made at the first view; {@code null} while every read copied. */
+    private RingViews views;
+    private final Runnable viewsReleased = this::viewsReleased;
+    /** The transmit claim buffer, reused while nobody retains it past its commit or abort. */
+    private RingBuf claimBuf;
+    private long claimAddress;
+    private final RingBuf.Owner claimOwner = this::claimReleased;
+    private long claimSequence;
+    /** Sequence number of the open claim, 0 if none; written on the loop, cleared by any thread that frees it. */
+    private volatile long openClaim;
+    /** The connection's region lifetime, kept after close for the claim still open then. */
+    private volatile ReferenceCounted regionLifetime;
+
+    // Counters: written on the event loop only, readable anywhere (they may lag a little there).
+    private long zeroCopyReadBytes;
+    private long copiedReadBytes;
+    private long holdLimitCopies;
+    private long claimedBytes;
 
     /** A channel to be connected; {@code Bootstrap} makes it by reflection. */
     public IdtsChannel() {
@@ -115,6 +139,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             writer.setState(RegionLayout.STATE_OPEN);
         }
         this.connection = connection;
+        this.regionLifetime = connection.regionLifetime();
         this.writer = writer;
         this.reader = reader;
     }
@@ -270,6 +295,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             }
         }
         cancelWatches();
+        if (views != null) {
+            // Views still held only free themselves from now on; the last one unmaps the region.
+            views.close();
+        }
         if (connection != null) {
             this.connection = null;
             reader = null;
@@ -334,7 +363,9 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                         in.remove();
                         continue;
                     }
-                    long written = region.transferTo(ringByteChannel, region.transferred());
+                    long written = region instanceof DefaultFileRegion && FileRegionAccess.AVAILABLE
+                            ? transferFile((DefaultFileRegion) region)
+                            : region.transferTo(ringByteChannel, region.transferred());
                     if (written > 0) {
                         in.progress(written);
                     }
@@ -350,6 +381,37 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 connection.notifyPeer();
             }
         }
+    }
+
+    /**
+     * Reads the next part of a {@link DefaultFileRegion} from its file straight into the transmit ring (a positional
+     * read into the ring's memory: no heap buffer, no intermediate copy), up to the end of the free space or of the
+     * ring, whichever comes first.
+     *
+     * @return bytes transferred, 0 when the ring is full
+     */
+    private long transferFile(DefaultFileRegion region) throws IOException {
+        long transferred = region.transferred();
+        long remaining = region.count() - transferred;
+        int wanted = (int) Math.min(remaining, writer.capacity());
+        int n = Math.min(wanted, writer.contiguousWritableBytes(wanted));
+        if (n == 0) {
+            return 0;
+        }
+        if (region.refCnt() == 0) {
+            throw new IllegalReferenceCountException(0);
+        }
+        region.open();
+        FileChannel file = FileRegionAccess.file(region);
+        ByteBuffer dst = writer.claimMemory().slice(writer.index(), n);
+        int read = file.read(dst, region.position() + transferred);
+        if (read <= 0) {
+            throw new IOException("the file of " + region + " ended after " + transferred + " of the "
+                    + region.count() + " bytes of the region");
+        }
+        writer.commit(read);
+        FileRegionAccess.setTransferred(region, transferred + read);
+        return read;
     }
 
     /**
@@ -532,29 +594,54 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         poll();
     }
 
+    /**
+     * The one place reads take bytes out of the ring: as read-only views (zero-copy reads on, and the views held
+     * within the hold limit) or as copies into the channel's allocator. The producer position is read once and
+     * validated by {@link RingReader#readableBytes()} before any view or copy is made.
+     */
     private void readRing() throws IOException {
         final ChannelPipeline pipeline = pipeline();
         final RecvByteBufAllocator.Handle allocHandle = unsafe().recvBufAllocHandle();
+        final IdtsChannelConfig config = this.config;
         allocHandle.reset(config);
+        final boolean zeroCopy = config.isZeroCopyReads();
+        final long holdLimit = (long) reader.capacity() * config.getZeroCopyHoldPercent() / 100;
+        if (zeroCopy && views == null) {
+            views = new RingViews(reader, connection.regionLifetime(), eventLoop(), viewsReleased);
+        }
         boolean endOfStream = false;
         ByteBuf buf = null;
         try {
             do {
-                if (reader.readableBytes() == 0) {
+                int readable = reader.readableBytes();
+                if (readable == 0) {
                     endOfStream = reader.isEndOfStream();
                     break;
                 }
-                buf = allocHandle.allocate(config.getAllocator());
-                allocHandle.attemptedBytesRead(buf.writableBytes());
-                int read = reader.read(buf, buf.writableBytes());
-                allocHandle.lastBytesRead(read);
-                allocHandle.incMessagesRead(1);
-                if (reader.release()) {
-                    connection.notifyPeer();
+                if (zeroCopy && views.canView(holdLimit)) {
+                    // As large as the RecvByteBufAllocator would have made the buffer: it still sizes each read.
+                    int guess = allocHandle.guess();
+                    int length = Math.min(readable, guess > 0 ? guess : readable);
+                    buf = views.take(length, config.getAllocator());
+                    allocHandle.attemptedBytesRead(guess);
+                    allocHandle.lastBytesRead(length);
+                    zeroCopyReadBytes += length;
+                } else {
+                    if (zeroCopy) {
+                        holdLimitCopies++;
+                    }
+                    buf = allocHandle.allocate(config.getAllocator());
+                    allocHandle.attemptedBytesRead(buf.writableBytes());
+                    int read = reader.read(buf, buf.writableBytes());
+                    allocHandle.lastBytesRead(read);
+                    copiedReadBytes += read;
+                    publishConsumed();
                 }
+                allocHandle.incMessagesRead(1);
                 readPending = false;
-                pipeline.fireChannelRead(buf);
+                ByteBuf msg = buf;
                 buf = null;
+                pipeline.fireChannelRead(msg);
                 if (connection == null || inputShutdown) {
                     // A handler closed the channel or shut its input down while we were reading.
                     break;
@@ -569,6 +656,41 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         pipeline.fireChannelReadComplete();
         if (endOfStream && connection != null) {
             inputEnded();
+        }
+    }
+
+    /**
+     * Publishes the consumer position as far as nothing before it is in use: everything read, or up to the oldest
+     * view still held. Notifies the peer if it waits for space.
+     */
+    private void publishConsumed() throws IOException {
+        long to;
+        if (views == null) {
+            to = reader.position();
+        } else {
+            views.drain();
+            to = views.releasableTo();
+        }
+        if (reader.releaseTo(to)) {
+            connection.notifyPeer();
+        }
+    }
+
+    /** On the event loop, after views were released (on it, or on another thread and handed back). */
+    private void viewsReleased() {
+        if (connection == null || reader == null) {
+            return;
+        }
+        try {
+            publishConsumed();
+        } catch (IdtsProtocolException e) {
+            // We are inside some handler's release(): close on the next turn rather than under its feet.
+            eventLoop().execute(() -> protocolViolation(e));
+        } catch (Throwable t) {
+            eventLoop().execute(() -> {
+                pipeline().fireExceptionCaught(t);
+                unsafe().close(unsafe().voidPromise());
+            });
         }
     }
 
@@ -594,9 +716,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             return 0;
         }
         reader.skip(readable);
-        if (reader.release()) {
-            connection.notifyPeer();
-        }
+        publishConsumed();
         return 1;
     }
 
@@ -758,6 +878,146 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             promise.tryFailure(cause);
         }
         unsafe().close(unsafe().voidPromise());
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // Zero copy: metrics and transmit claims.
+
+    /** Bytes read as zero-copy views of the receive ring so far. */
+    public long zeroCopyReadBytes() {
+        return zeroCopyReadBytes;
+    }
+
+    /** Bytes read by copying into buffers of the channel's allocator so far (zero-copy reads off, or hold limit). */
+    public long copiedReadBytes() {
+        return copiedReadBytes;
+    }
+
+    /**
+     * Reads that copied although zero-copy reads were on, because views still held pinned more of the receive ring
+     * than {@link IdtsChannelOption#ZERO_COPY_HOLD_PERCENT} allows (or {@value RingViews#MAX_VIEWS} views were
+     * held). A number that keeps growing means a handler keeps views for long.
+     */
+    public long holdLimitCopies() {
+        return holdLimitCopies;
+    }
+
+    /**
+     * Bytes of the receive ring that views still held keep from the peer: from the start of the oldest view held to
+     * the read position. Call on the event loop; elsewhere it returns -1.
+     */
+    public long heldBytes() {
+        if (!eventLoop().inEventLoop()) {
+            return -1;
+        }
+        return views == null || reader == null ? 0 : views.heldBytes();
+    }
+
+    /** Bytes written through {@link #claim(int)} and {@link #commit(ByteBuf)} so far. */
+    public long claimedBytes() {
+        return claimedBytes;
+    }
+
+    /**
+     * Claims {@code size} bytes of free space in the transmit ring, to be written in place (no copy at all) and then
+     * given to {@link #commit(ByteBuf)} or {@link #abort(ByteBuf)}. The claim is a writable, fixed-size
+     * {@link ByteBuf} (capacity {@code size}, writer index 0) over the ring itself; {@code commit} sends the bytes up
+     * to its writer index, at once (as {@code writeAndFlush} would), ahead of nothing: a claim is only granted when no
+     * write is pending in the channel's outbound buffer, so the stream order is kept.
+     *
+     * <p>Call on the event loop (an encoder's {@code write}). One claim may be open at a time. The claim never wraps
+     * around the end of the ring: if the free space up to the end is smaller than {@code size}, or anything else
+     * stands in the way (not active, output shut down, writes pending, a claim open, waiting for space), it returns
+     * {@code null} and the caller writes as usual. {@link RingClaimEncoder} does all that for an encoder.
+     *
+     * @return the claim, or {@code null} if no claim of that size can be made now
+     * @throws IllegalStateException if not called on the event loop
+     */
+    public ByteBuf claim(int size) {
+        ObjectUtil.checkPositive(size, "size");
+        if (!eventLoop().inEventLoop()) {
+            throw new IllegalStateException("claim() must be called on the channel's event loop");
+        }
+        if (openClaim != 0 || connection == null || state != State.ACTIVE || outputShutdown || waitingForSpace
+                || size > writer.capacity()) {
+            return null;
+        }
+        ChannelOutboundBuffer out = unsafe().outboundBuffer();
+        if (out == null || !out.isEmpty() || out.totalPendingWriteBytes() != 0) {
+            return null;
+        }
+        try {
+            if (writer.state() != RegionLayout.STATE_OPEN || writer.contiguousWritableBytes(size) < size) {
+                return null;
+            }
+        } catch (IdtsProtocolException e) {
+            return null;
+        }
+        RingBuf buf = claimBuf;
+        if (buf == null || buf.refCnt() != 0) {
+            // Someone kept the last claim past its commit: it is theirs now.
+            buf = RingBuf.unpooled();
+            claimBuf = buf;
+            claimAddress = PlatformDependent.hasUnsafe()
+                    ? PlatformDependent.directBufferAddress(writer.claimMemory()) : 0;
+        }
+        regionLifetime.retain();
+        long sequence = ++claimSequence;
+        openClaim = sequence;
+        return buf.init(writer.claimMemory(), claimAddress, writer.index(), size, true, config.getAllocator(),
+                claimOwner, sequence);
+    }
+
+    /**
+     * Sends the bytes written into {@code claim} (from index 0 to its writer index) and releases the claim. The bytes
+     * are in the ring and published when this returns, as with a completed write.
+     *
+     * @throws IllegalArgumentException if {@code claim} is not this channel's open claim
+     * @throws ClosedChannelException if the channel closed since the claim (nothing is sent)
+     */
+    public void commit(ByteBuf claim) throws IOException {
+        checkOpenClaim(claim);
+        try {
+            if (connection == null || writer == null) {
+                throw new ClosedChannelException();
+            }
+            int length = claim.writerIndex();
+            writer.commit(length);
+            claimedBytes += length;
+            if (writer.publish()) {
+                connection.notifyPeer();
+            }
+        } finally {
+            openClaim = 0;
+            claim.release();
+        }
+    }
+
+    /** Gives the claimed space back unused and releases the claim. Releasing the claim does the same. */
+    public void abort(ByteBuf claim) {
+        checkOpenClaim(claim);
+        openClaim = 0;
+        claim.release();
+    }
+
+    private void checkOpenClaim(ByteBuf claim) {
+        if (!eventLoop().inEventLoop()) {
+            throw new IllegalStateException("commit() and abort() must be called on the channel's event loop");
+        }
+        if (claim != claimBuf || openClaim == 0 || claim.refCnt() == 0) {
+            throw new IllegalArgumentException("not the open claim of " + this + ": " + claim);
+        }
+    }
+
+    /** Any thread: a claim buffer's reference count dropped to zero (committed, aborted, or just released). */
+    private void claimReleased(RingBuf buf, long sequence) {
+        if (openClaim == sequence) {
+            openClaim = 0; // released without commit: an abort
+        }
+        ReferenceCounted lifetime = regionLifetime;
+        if (lifetime != null) {
+            lifetime.release();
+        }
     }
 
     private final class IdtsUnsafe extends AbstractUnsafe implements IdtsIoHandle {

@@ -15,6 +15,8 @@ import java.util.Map;
 import static io.netty.channel.ChannelOption.ALLOW_HALF_CLOSURE;
 import static io.idts.channel.IdtsChannelOption.RING_CAPACITY;
 import static io.idts.channel.IdtsChannelOption.SPIN_TIME_NANOS;
+import static io.idts.channel.IdtsChannelOption.ZERO_COPY_HOLD_PERCENT;
+import static io.idts.channel.IdtsChannelOption.ZERO_COPY_READS;
 
 /**
  * The configuration of an {@link IdtsChannel}: Netty's standard options ({@code ALLOCATOR},
@@ -26,10 +28,14 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
     static final int DEFAULT_RING_CAPACITY =
             SystemPropertyUtil.getInt("io.idts.ringCapacity", RegionLayout.DEFAULT_RING_CAPACITY);
     static final long DEFAULT_SPIN_TIME_NANOS = SystemPropertyUtil.getLong("io.idts.spinTimeNanos", 0);
+    static final boolean DEFAULT_ZERO_COPY_READS = SystemPropertyUtil.getBoolean("io.idts.zeroCopyReads", false);
+    static final int DEFAULT_ZERO_COPY_HOLD_PERCENT = SystemPropertyUtil.getInt("io.idts.zeroCopyHoldPercent", 50);
 
     private volatile boolean allowHalfClosure;
     private volatile int ringCapacity = DEFAULT_RING_CAPACITY;
     private volatile long spinTimeNanos = DEFAULT_SPIN_TIME_NANOS;
+    private volatile boolean zeroCopyReads = DEFAULT_ZERO_COPY_READS;
+    private volatile int zeroCopyHoldPercent = checkHoldPercent(DEFAULT_ZERO_COPY_HOLD_PERCENT);
 
     IdtsChannelConfig(IdtsChannel channel) {
         super(channel);
@@ -37,7 +43,8 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
 
     @Override
     public Map<ChannelOption<?>, Object> getOptions() {
-        return getOptions(super.getOptions(), ALLOW_HALF_CLOSURE, RING_CAPACITY, SPIN_TIME_NANOS);
+        return getOptions(super.getOptions(), ALLOW_HALF_CLOSURE, RING_CAPACITY, SPIN_TIME_NANOS,
+                ZERO_COPY_READS, ZERO_COPY_HOLD_PERCENT);
     }
 
     @SuppressWarnings("unchecked")
@@ -52,6 +59,12 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
         if (option == SPIN_TIME_NANOS) {
             return (T) Long.valueOf(getSpinTimeNanos());
         }
+        if (option == ZERO_COPY_READS) {
+            return (T) Boolean.valueOf(isZeroCopyReads());
+        }
+        if (option == ZERO_COPY_HOLD_PERCENT) {
+            return (T) Integer.valueOf(getZeroCopyHoldPercent());
+        }
         return super.getOption(option);
     }
 
@@ -64,6 +77,10 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
             setRingCapacity((Integer) value);
         } else if (option == SPIN_TIME_NANOS) {
             setSpinTimeNanos((Long) value);
+        } else if (option == ZERO_COPY_READS) {
+            setZeroCopyReads((Boolean) value);
+        } else if (option == ZERO_COPY_HOLD_PERCENT) {
+            setZeroCopyHoldPercent((Integer) value);
         } else {
             return super.setOption(option, value);
         }
@@ -94,6 +111,39 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
     public IdtsChannelConfig setSpinTimeNanos(long spinTimeNanos) {
         this.spinTimeNanos = ObjectUtil.checkPositiveOrZero(spinTimeNanos, "spinTimeNanos");
         return this;
+    }
+
+    /** See {@link IdtsChannelOption#ZERO_COPY_READS}. */
+    public boolean isZeroCopyReads() {
+        return zeroCopyReads;
+    }
+
+    /**
+     * Turns zero-copy reads on (read-only views of the receive ring) or off (copies into the channel's allocator).
+     * Takes effect from the next read; views already handed out stay valid until released.
+     */
+    public IdtsChannelConfig setZeroCopyReads(boolean zeroCopyReads) {
+        this.zeroCopyReads = zeroCopyReads;
+        return this;
+    }
+
+    /** See {@link IdtsChannelOption#ZERO_COPY_HOLD_PERCENT}. */
+    public int getZeroCopyHoldPercent() {
+        return zeroCopyHoldPercent;
+    }
+
+    /**
+     * Sets the share of the receive ring, 0 to 100 percent, that held views may pin before reads copy instead.
+     *
+     * @throws IllegalArgumentException if out of range
+     */
+    public IdtsChannelConfig setZeroCopyHoldPercent(int percent) {
+        this.zeroCopyHoldPercent = checkHoldPercent(percent);
+        return this;
+    }
+
+    private static int checkHoldPercent(int percent) {
+        return ObjectUtil.checkInRange(percent, 0, 100, "zeroCopyHoldPercent");
     }
 
     @Override

@@ -23,6 +23,33 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
      */
     public static final ChannelOption<Long> SPIN_TIME_NANOS = valueOf(IdtsChannelOption.class, "SPIN_TIME_NANOS");
 
+    /**
+     * Zero-copy reads: {@code true} hands the pipeline
+     * read-only {@code ByteBuf} views of the receive ring instead of copies; the ring space of a view is given back
+     * to the peer when the view (and every view before it) is released. {@code false} (the default for now, system
+     * property {@code io.idts.zeroCopyReads}: Netty's SSL testsuite does not pass with views yet, see the README)
+     * copies every read into a
+     * buffer of the channel's {@code ALLOCATOR}, and the ring space is given back at once.
+     *
+     * <p>Views are for a peer in the same trust domain (the host backend's default: same user, same host). A view is
+     * memory the peer can still write: a hostile peer can change bytes after a parser checked them (a double fetch),
+     * so turn zero-copy reads off where the peer is not trusted. Copies are taken once, after the producer position
+     * was validated, and are private.
+     */
+    public static final ChannelOption<Boolean> ZERO_COPY_READS = valueOf(IdtsChannelOption.class, "ZERO_COPY_READS");
+
+    /**
+     * The share of the receive ring, in percent (0 to 100, default 50, system property
+     * {@code io.idts.zeroCopyHoldPercent}), that views still held by the pipeline may pin before reads copy instead
+     * of making more views. Bytes are pinned from the start of the oldest view still held to the read position; while
+     * they exceed this share, reads copy into buffers of the channel's {@code ALLOCATOR} (counted by
+     * {@link IdtsChannel#holdLimitCopies()}), so a handler that keeps views (an aggregator, a cumulation) does not
+     * make every later read pin more of the ring. {@code 100} never copies for this reason, {@code 0} copies whenever
+     * any view is held.
+     */
+    public static final ChannelOption<Integer> ZERO_COPY_HOLD_PERCENT =
+            valueOf(IdtsChannelOption.class, "ZERO_COPY_HOLD_PERCENT");
+
     @SuppressWarnings({ "unused", "deprecation" })
     private IdtsChannelOption() {
         super(null);

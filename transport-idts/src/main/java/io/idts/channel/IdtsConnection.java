@@ -1,5 +1,7 @@
 package io.idts.channel;
 
+import io.netty.util.ReferenceCounted;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 
@@ -10,8 +12,18 @@ import java.nio.ByteBuffer;
  */
 interface IdtsConnection {
 
-    /** The mapped shared region, native byte order, valid until {@link #close()}. */
+    /**
+     * The mapped shared region, native byte order, valid while {@link #regionLifetime()} is held: until
+     * {@link #close()} and the release of every reference taken on it.
+     */
     ByteBuffer region();
+
+    /**
+     * The reference count that keeps the region mapped. The connection holds one reference, dropped by
+     * {@link #close()}; whoever hands out memory of the region beyond the channel's life (a zero-copy view, a
+     * transmit claim) retains it first and releases it when that memory is given back. The last release unmaps.
+     */
+    ReferenceCounted regionLifetime();
 
     /** The region's layout, validated once when the connection was made. */
     RegionLayout layout();
@@ -28,6 +40,9 @@ interface IdtsConnection {
     /** Wakes the peer. Called only when the peer asked for it (its wake-me flag) or its state changed. */
     void notifyPeer() throws IOException;
 
-    /** Releases every resource of the connection (mapping, descriptors). Idempotent. */
+    /**
+     * Releases every resource of the connection: closes the descriptors and drops the connection's reference to the
+     * region (which unmaps it unless views still hold it). Idempotent.
+     */
     void close();
 }

@@ -6,6 +6,7 @@ import io.netty.util.internal.ObjectUtil;
 
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 import static io.idts.channel.RegionLayout.FLAG_WAITING_FOR_DATA;
 import static io.idts.channel.RegionLayout.FLAG_WAITING_FOR_SPACE;
@@ -32,6 +33,8 @@ final class RingReader {
     private final int capacity;
     private final int mask;
     private final ByteBuf data;
+    /** The ring's data again, read-only and big-endian, for zero-copy views; never moved (absolute access only). */
+    private final ByteBuffer viewMemory;
     private final int positionOffset;
     private final int flagsOffset;
     private final int producerPositionOffset;
@@ -63,6 +66,7 @@ final class RingReader {
         capacity = layout.capacity(ring);
         mask = capacity - 1;
         data = Unpooled.wrappedBuffer(region.slice(layout.dataOffset(ring), capacity));
+        viewMemory = region.slice(layout.dataOffset(ring), capacity).asReadOnlyBuffer().order(ByteOrder.BIG_ENDIAN);
         positionOffset = RegionLayout.consumerPositionOffset(ring);
         flagsOffset = RegionLayout.consumerFlagsOffset(ring);
         producerPositionOffset = RegionLayout.producerPositionOffset(ring);
@@ -132,12 +136,29 @@ final class RingReader {
      *         nothing new was consumed.
      */
     boolean release() throws IdtsProtocolException {
+        return releaseTo(consumed);
+    }
+
+    /**
+     * Publishes the consumer position {@code position}: every byte before it is finished with (zero-copy reads: the
+     * views before it were released), the bytes from it up to {@link #position()} may still be in use. Same
+     * ordering, fence and flag check as {@link #release()}.
+     *
+     * @param position between the position last published and {@link #position()}
+     * @return whether the writer is waiting for space: the caller must then notify it. False, and nothing done, when
+     *         {@code position} is the position already published.
+     */
+    boolean releaseTo(long position) throws IdtsProtocolException {
         checkFailure();
-        if (consumed == released) {
+        if (position - released < 0 || position - consumed > 0) {
+            throw new IllegalArgumentException("release to 0x" + Long.toHexString(position) + " outside [0x"
+                    + Long.toHexString(released) + ", 0x" + Long.toHexString(consumed) + ']');
+        }
+        if (position == released) {
             return false;
         }
-        LONG.setRelease(region, positionOffset, consumed);
-        released = consumed;
+        LONG.setRelease(region, positionOffset, position);
+        released = position;
         // Store-load barrier: the freed space must be visible before we read the flag (see RingWriter.publish()).
         VarHandle.fullFence();
         int producerFlags = (int) INT.getAcquire(region, producerFlagsOffset);
@@ -202,6 +223,25 @@ final class RingReader {
     /** Our consumer position: everything read, released or not. */
     long position() {
         return consumed;
+    }
+
+    /** The consumer position last published: the peer may overwrite everything before it. */
+    long releasedPosition() {
+        return released;
+    }
+
+    /** Index in the ring of the next byte to read ({@link #position()} masked). */
+    int index() {
+        return (int) consumed & mask;
+    }
+
+    /**
+     * The ring's data, read-only, big-endian, exactly {@link #capacity()} bytes: the memory of zero-copy views. Only
+     * ranges from {@link #index()} up to the readable bytes last validated may be handed out, and only until they
+     * are released (then the peer may overwrite them).
+     */
+    ByteBuffer viewMemory() {
+        return viewMemory;
     }
 
     private int cachedReadable() {

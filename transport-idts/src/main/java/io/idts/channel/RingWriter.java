@@ -7,6 +7,7 @@ import io.netty.util.internal.ObjectUtil;
 
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 import static io.idts.channel.RegionLayout.CONSUMER_FLAGS_KNOWN;
 import static io.idts.channel.RegionLayout.FLAG_WAITING_FOR_DATA;
@@ -33,6 +34,8 @@ final class RingWriter {
     private final int mask;
     // A view of exactly the ring's data: a bad index can only fail a bounds check, never touch another byte.
     private final ByteBuf data;
+    /** The ring's data again, big-endian, for transmit claims; never moved (absolute access only). */
+    private final ByteBuffer claimMemory;
     private final int positionOffset;
     private final int stateOffset;
     private final int flagsOffset;
@@ -61,6 +64,7 @@ final class RingWriter {
         capacity = layout.capacity(ring);
         mask = capacity - 1;
         data = Unpooled.wrappedBuffer(region.slice(layout.dataOffset(ring), capacity));
+        claimMemory = region.slice(layout.dataOffset(ring), capacity).order(ByteOrder.BIG_ENDIAN);
         positionOffset = RegionLayout.producerPositionOffset(ring);
         stateOffset = RegionLayout.producerStateOffset(ring);
         flagsOffset = RegionLayout.producerFlagsOffset(ring);
@@ -125,6 +129,50 @@ final class RingWriter {
         }
         produced += n;
         return n;
+    }
+
+    /**
+     * Free bytes from {@link #index()} to the end of the ring or of the free space, whichever comes first: the most a
+     * transmit claim can take without wrapping. Reads the shared consumer position only when the cache shows less
+     * than {@code wanted} such bytes.
+     */
+    int contiguousWritableBytes(int wanted) throws IdtsProtocolException {
+        checkFailure();
+        int toEnd = capacity - ((int) produced & mask);
+        int free = cachedFree();
+        if (Math.min(free, toEnd) < wanted && free < toEnd) {
+            refreshConsumer();
+            free = cachedFree();
+        }
+        return Math.min(free, toEnd);
+    }
+
+    /** Index in the ring of the next byte to write ({@link #position()} masked). */
+    int index() {
+        return (int) produced & mask;
+    }
+
+    /** The ring's data, writable, big-endian, exactly {@link #capacity()} bytes: the memory of transmit claims. */
+    ByteBuffer claimMemory() {
+        return claimMemory;
+    }
+
+    /**
+     * Takes {@code n} bytes that a claim wrote in place at {@link #index()} as written (not yet published).
+     *
+     * @throws IllegalArgumentException if they exceed {@link #contiguousWritableBytes} as last computed
+     */
+    void commit(int n) throws IdtsProtocolException {
+        checkFailure();
+        if (state >= STATE_OUTPUT_SHUTDOWN) {
+            throw new IllegalStateException("ring " + ring + ": write after " + RegionLayout.stateName(state));
+        }
+        int toEnd = capacity - ((int) produced & mask);
+        if (n < 0 || n > Math.min(cachedFree(), toEnd)) {
+            throw new IllegalArgumentException("commit of " + n + " bytes: only " + Math.min(cachedFree(), toEnd)
+                    + " contiguous bytes are free");
+        }
+        produced += n;
     }
 
     /**

@@ -1,0 +1,473 @@
+package io.idts.channel;
+
+import io.netty.buffer.AbstractReferenceCountedByteBuf;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufAllocator;
+import io.netty.util.internal.ObjectPool;
+import io.netty.util.internal.PlatformDependent;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.ReadOnlyBufferException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.GatheringByteChannel;
+import java.nio.channels.ScatteringByteChannel;
+
+/**
+ * A fixed-size {@link ByteBuf} over a contiguous run of one ring's data: a read-only view of received bytes (zero-copy
+ * reads) or a writable claim of free transmit space (zero-copy writes). Never grows. Every access is bounded by the
+ * view's capacity, and the view by the ring (its {@code memory} is exactly the ring's data), so no index can reach
+ * outside the ring.
+ *
+ * <p>While its reference count is positive the view holds a reference to the shared region (its {@link Owner} took
+ * it), so the mapping cannot be unmapped under it. When the count drops to zero the view tells its owner (on the
+ * releasing thread), forgets the memory and goes back to its pool: a stale reference then fails with
+ * {@code IllegalReferenceCountException} (Netty's accessibility check) or, at worst, a {@code NullPointerException};
+ * it never touches memory that may be unmapped.
+ */
+final class RingBuf extends AbstractReferenceCountedByteBuf {
+
+    /** Told when a view's reference count drops to zero; may be called on any thread. */
+    interface Owner {
+        void released(RingBuf buf, long token);
+    }
+
+    private static final boolean UNSAFE = PlatformDependent.hasUnsafe();
+
+    private static final ObjectPool<RingBuf> READ_VIEWS = ObjectPool.newPool(RingBuf::new);
+
+    private final ObjectPool.Handle<RingBuf> handle;
+    private ByteBuffer memory;
+    private long address;
+    private int offset;
+    private int length;
+    private boolean writable;
+    private ByteBufAllocator alloc;
+    private Owner owner;
+    private long token;
+
+    private RingBuf(ObjectPool.Handle<RingBuf> handle) {
+        super(0);
+        this.handle = handle;
+    }
+
+    /** A new, unpooled buffer (the channel keeps one for its transmit claims). */
+    static RingBuf unpooled() {
+        return new RingBuf(null);
+    }
+
+    /** A pooled read-only view; {@link #init} it. */
+    static RingBuf pooledView() {
+        return READ_VIEWS.get();
+    }
+
+    /**
+     * Points this buffer at {@code length} bytes of {@code ringMemory} from {@code offset}: reader index 0, writer index
+     * {@code length} for a read view, 0 for a writable claim; reference count 1.
+     *
+     * @param ringMemory exactly one ring's data, big-endian, position 0; read-only for views
+     * @param ringAddress its native address, or 0 if unknown
+     */
+    RingBuf init(ByteBuffer ringMemory, long ringAddress, int offset, int length, boolean writable,
+                 ByteBufAllocator alloc, Owner owner, long token) {
+        if (offset < 0 || length < 0 || offset > ringMemory.capacity() - length) {
+            throw new IndexOutOfBoundsException("view " + offset + "+" + length + " outside a ring of "
+                    + ringMemory.capacity() + " bytes");
+        }
+        this.memory = ringMemory;
+        this.address = UNSAFE ? ringAddress : 0;
+        this.offset = offset;
+        this.length = length;
+        this.writable = writable;
+        this.alloc = alloc;
+        this.owner = owner;
+        this.token = token;
+        maxCapacity(length);
+        resetRefCnt();
+        setIndex(0, writable ? 0 : length);
+        markReaderIndex();
+        markWriterIndex();
+        return this;
+    }
+
+    @Override
+    protected void deallocate() {
+        Owner owner = this.owner;
+        long token = this.token;
+        this.owner = null;
+        this.memory = null;
+        this.address = 0;
+        this.alloc = null;
+        if (handle != null) {
+            handle.recycle(this);
+        }
+        if (owner != null) {
+            owner.released(this, token);
+        }
+    }
+
+    private void checkWritable() {
+        if (!writable) {
+            throw new ReadOnlyBufferException();
+        }
+    }
+
+    private int at(int index) {
+        return offset + index;
+    }
+
+    @Override
+    public boolean isReadOnly() {
+        return !writable;
+    }
+
+    @Override
+    public ByteBuf asReadOnly() {
+        return writable ? super.asReadOnly() : this;
+    }
+
+    /**
+     * A read-only view cannot move its bytes: it discards none (which the contract allows), where the default would
+     * try to write and fail.
+     */
+    @Override
+    public ByteBuf discardSomeReadBytes() {
+        return writable ? super.discardSomeReadBytes() : this;
+    }
+
+    @Override
+    public boolean isContiguous() {
+        return true;
+    }
+
+    @Override
+    public int capacity() {
+        return length;
+    }
+
+    @Override
+    public ByteBuf capacity(int newCapacity) {
+        throw new ReadOnlyBufferException();
+    }
+
+    @Override
+    public ByteBufAllocator alloc() {
+        return alloc;
+    }
+
+    @Override
+    @Deprecated
+    public ByteOrder order() {
+        return ByteOrder.BIG_ENDIAN;
+    }
+
+    @Override
+    public ByteBuf unwrap() {
+        return null;
+    }
+
+    @Override
+    public boolean isDirect() {
+        return true;
+    }
+
+    // Reads. The ring memory is big-endian: Netty's default order.
+
+    @Override
+    protected byte _getByte(int index) {
+        return memory.get(at(index));
+    }
+
+    @Override
+    protected short _getShort(int index) {
+        return memory.getShort(at(index));
+    }
+
+    @Override
+    protected short _getShortLE(int index) {
+        return Short.reverseBytes(memory.getShort(at(index)));
+    }
+
+    @Override
+    protected int _getUnsignedMedium(int index) {
+        int i = at(index);
+        return (memory.get(i) & 0xff) << 16 | (memory.get(i + 1) & 0xff) << 8 | memory.get(i + 2) & 0xff;
+    }
+
+    @Override
+    protected int _getUnsignedMediumLE(int index) {
+        int i = at(index);
+        return memory.get(i) & 0xff | (memory.get(i + 1) & 0xff) << 8 | (memory.get(i + 2) & 0xff) << 16;
+    }
+
+    @Override
+    protected int _getInt(int index) {
+        return memory.getInt(at(index));
+    }
+
+    @Override
+    protected int _getIntLE(int index) {
+        return Integer.reverseBytes(memory.getInt(at(index)));
+    }
+
+    @Override
+    protected long _getLong(int index) {
+        return memory.getLong(at(index));
+    }
+
+    @Override
+    protected long _getLongLE(int index) {
+        return Long.reverseBytes(memory.getLong(at(index)));
+    }
+
+    @Override
+    public ByteBuf getBytes(int index, ByteBuf dst, int dstIndex, int length) {
+        checkDstIndex(index, length, dstIndex, dst.capacity());
+        if (length == 0) {
+            return this;
+        }
+        if (address != 0 && dst.hasMemoryAddress()) {
+            PlatformDependent.copyMemory(address + at(index), dst.memoryAddress() + dstIndex, length);
+        } else if (dst.hasArray()) {
+            memory.get(at(index), dst.array(), dst.arrayOffset() + dstIndex, length);
+        } else {
+            dst.setBytes(dstIndex, memory.slice(at(index), length));
+        }
+        return this;
+    }
+
+    @Override
+    public ByteBuf getBytes(int index, byte[] dst, int dstIndex, int length) {
+        checkDstIndex(index, length, dstIndex, dst.length);
+        memory.get(at(index), dst, dstIndex, length);
+        return this;
+    }
+
+    @Override
+    public ByteBuf getBytes(int index, ByteBuffer dst) {
+        int length = dst.remaining();
+        checkIndex(index, length);
+        dst.put(dst.position(), memory, at(index), length);
+        dst.position(dst.position() + length);
+        return this;
+    }
+
+    @Override
+    public ByteBuf getBytes(int index, OutputStream out, int length) throws IOException {
+        checkIndex(index, length);
+        if (length == 0) {
+            return this;
+        }
+        byte[] tmp = new byte[Math.min(length, 8192)];
+        for (int done = 0; done < length; ) {
+            int n = Math.min(tmp.length, length - done);
+            memory.get(at(index + done), tmp, 0, n);
+            out.write(tmp, 0, n);
+            done += n;
+        }
+        return this;
+    }
+
+    @Override
+    public int getBytes(int index, GatheringByteChannel out, int length) throws IOException {
+        checkIndex(index, length);
+        return length == 0 ? 0 : out.write(memory.slice(at(index), length));
+    }
+
+    @Override
+    public int getBytes(int index, FileChannel out, long position, int length) throws IOException {
+        checkIndex(index, length);
+        return length == 0 ? 0 : out.write(memory.slice(at(index), length), position);
+    }
+
+    // Writes: only on a writable claim.
+
+    @Override
+    protected void _setByte(int index, int value) {
+        checkWritable();
+        memory.put(at(index), (byte) value);
+    }
+
+    @Override
+    protected void _setShort(int index, int value) {
+        checkWritable();
+        memory.putShort(at(index), (short) value);
+    }
+
+    @Override
+    protected void _setShortLE(int index, int value) {
+        checkWritable();
+        memory.putShort(at(index), Short.reverseBytes((short) value));
+    }
+
+    @Override
+    protected void _setMedium(int index, int value) {
+        checkWritable();
+        int i = at(index);
+        memory.put(i, (byte) (value >>> 16));
+        memory.put(i + 1, (byte) (value >>> 8));
+        memory.put(i + 2, (byte) value);
+    }
+
+    @Override
+    protected void _setMediumLE(int index, int value) {
+        checkWritable();
+        int i = at(index);
+        memory.put(i, (byte) value);
+        memory.put(i + 1, (byte) (value >>> 8));
+        memory.put(i + 2, (byte) (value >>> 16));
+    }
+
+    @Override
+    protected void _setInt(int index, int value) {
+        checkWritable();
+        memory.putInt(at(index), value);
+    }
+
+    @Override
+    protected void _setIntLE(int index, int value) {
+        checkWritable();
+        memory.putInt(at(index), Integer.reverseBytes(value));
+    }
+
+    @Override
+    protected void _setLong(int index, long value) {
+        checkWritable();
+        memory.putLong(at(index), value);
+    }
+
+    @Override
+    protected void _setLongLE(int index, long value) {
+        checkWritable();
+        memory.putLong(at(index), Long.reverseBytes(value));
+    }
+
+    @Override
+    public ByteBuf setBytes(int index, ByteBuf src, int srcIndex, int length) {
+        checkWritable();
+        checkSrcIndex(index, length, srcIndex, src.capacity());
+        if (length == 0) {
+            return this;
+        }
+        if (address != 0 && src.hasMemoryAddress()) {
+            PlatformDependent.copyMemory(src.memoryAddress() + srcIndex, address + at(index), length);
+        } else if (src.hasArray()) {
+            memory.put(at(index), src.array(), src.arrayOffset() + srcIndex, length);
+        } else {
+            src.getBytes(srcIndex, memory.slice(at(index), length));
+        }
+        return this;
+    }
+
+    @Override
+    public ByteBuf setBytes(int index, byte[] src, int srcIndex, int length) {
+        checkWritable();
+        checkSrcIndex(index, length, srcIndex, src.length);
+        memory.put(at(index), src, srcIndex, length);
+        return this;
+    }
+
+    @Override
+    public ByteBuf setBytes(int index, ByteBuffer src) {
+        checkWritable();
+        int length = src.remaining();
+        checkIndex(index, length);
+        memory.put(at(index), src, src.position(), length);
+        src.position(src.position() + length);
+        return this;
+    }
+
+    @Override
+    public int setBytes(int index, InputStream in, int length) throws IOException {
+        checkWritable();
+        checkIndex(index, length);
+        byte[] tmp = new byte[Math.min(Math.max(length, 1), 8192)];
+        int done = 0;
+        while (done < length) {
+            int n = in.read(tmp, 0, Math.min(tmp.length, length - done));
+            if (n < 0) {
+                return done == 0 ? -1 : done;
+            }
+            memory.put(at(index + done), tmp, 0, n);
+            done += n;
+        }
+        return done;
+    }
+
+    @Override
+    public int setBytes(int index, ScatteringByteChannel in, int length) throws IOException {
+        checkWritable();
+        checkIndex(index, length);
+        return in.read(memory.slice(at(index), length));
+    }
+
+    @Override
+    public int setBytes(int index, FileChannel in, long position, int length) throws IOException {
+        checkWritable();
+        checkIndex(index, length);
+        return in.read(memory.slice(at(index), length), position);
+    }
+
+    // Conversions.
+
+    @Override
+    public ByteBuf copy(int index, int length) {
+        checkIndex(index, length);
+        ByteBuf copy = alloc.directBuffer(length);
+        copy.writeBytes(this, index, length);
+        return copy;
+    }
+
+    @Override
+    public int nioBufferCount() {
+        return 1;
+    }
+
+    @Override
+    public ByteBuffer nioBuffer(int index, int length) {
+        checkIndex(index, length);
+        return memory.slice(at(index), length);
+    }
+
+    @Override
+    public ByteBuffer internalNioBuffer(int index, int length) {
+        return nioBuffer(index, length);
+    }
+
+    @Override
+    public ByteBuffer[] nioBuffers(int index, int length) {
+        return new ByteBuffer[] { nioBuffer(index, length) };
+    }
+
+    @Override
+    public boolean hasArray() {
+        return false;
+    }
+
+    @Override
+    public byte[] array() {
+        throw new UnsupportedOperationException("a view of shared memory has no backing array");
+    }
+
+    @Override
+    public int arrayOffset() {
+        throw new UnsupportedOperationException("a view of shared memory has no backing array");
+    }
+
+    @Override
+    public boolean hasMemoryAddress() {
+        return address != 0;
+    }
+
+    @Override
+    public long memoryAddress() {
+        ensureAccessible();
+        if (address == 0) {
+            throw new UnsupportedOperationException();
+        }
+        return address + offset;
+    }
+}

@@ -1,0 +1,40 @@
+package io.idts.channel;
+
+import io.idts.linux.SharedMapping;
+import io.netty.util.AbstractReferenceCounted;
+import io.netty.util.ReferenceCounted;
+
+/**
+ * Keeps a connection's mapping alive while anything may still touch it: the connection holds one reference (dropped
+ * when it closes), and every zero-copy view of a ring and every open transmit claim holds one more. The mapping is
+ * unmapped by whoever drops the last reference: the event loop when the channel closes with no view outstanding,
+ * otherwise the thread that releases the last view. Reference counting is lock-free (Netty's
+ * {@link AbstractReferenceCounted}).
+ */
+final class SharedRegion extends AbstractReferenceCounted {
+
+    private final SharedMapping mapping;
+
+    SharedRegion(SharedMapping mapping) {
+        this.mapping = mapping;
+    }
+
+    SharedMapping mapping() {
+        return mapping;
+    }
+
+    @Override
+    protected void deallocate() {
+        mapping.close();
+    }
+
+    @Override
+    public ReferenceCounted touch(Object hint) {
+        return this;
+    }
+
+    @Override
+    public String toString() {
+        return "SharedRegion(" + mapping + ", refCnt " + refCnt() + ')';
+    }
+}
