@@ -1,0 +1,142 @@
+package io.idts.microbench;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.EventLoopGroup;
+
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.Locale;
+
+/**
+ * The server process of the benchmark, started by {@link Benchmark} in a child JVM. It takes one command per line on
+ * its standard input and answers each with one line starting with {@code @} on its standard output:
+ * <ul>
+ *   <li>{@code open <transport> <spin nanos> <zero-copy reads: true, false or default>}: one event loop thread of that Netty transport, an echo server and a
+ *       sink server on it; answers {@code @ready <echo address> <sink address>};</li>
+ *   <li>{@code open aeron-ipc <aeron directory>}: joins the benchmark's media driver and starts the echo/sink
+ *       thread; answers {@code @ready};</li>
+ *   <li>{@code close}: closes what {@code open} opened (and its connections); answers {@code @closed};</li>
+ *   <li>{@code stat}: answers {@code @stat <bytes the sinks took in> <process CPU nanoseconds> <open connections>};</li>
+ * </ul>
+ * It exits when its standard input closes, so it never outlives the benchmark.
+ */
+public final class BenchServer {
+
+    private final PrintStream out;
+    private final String name = "idts-bench-" + ProcessHandle.current().pid();
+    private int opened;
+    private Transport transport;
+    private EventLoopGroup group;
+    private Channel echoServer;
+    private Channel sinkServer;
+    private final java.util.List<java.net.SocketAddress> boundAddresses = new java.util.ArrayList<>();
+    private AeronIpc.Server aeron;
+
+    private BenchServer(PrintStream out) {
+        this.out = out;
+    }
+
+    public static void main(String[] args) throws Exception {
+        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true,
+                StandardCharsets.UTF_8);
+        System.setOut(System.err); // everything else the process prints must not look like an answer
+        BenchServer server = new BenchServer(out);
+        answer(out, "@hello " + ProcessHandle.current().pid());
+        try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
+            String line;
+            while ((line = in.readLine()) != null) {
+                line = line.trim();
+                if (line.isEmpty()) {
+                    continue;
+                }
+                try {
+                    answer(out, server.execute(line.split(" ")));
+                } catch (Throwable t) {
+                    t.printStackTrace();
+                    answer(out, "@error " + String.valueOf(t).replace('\n', ' '));
+                }
+            }
+        } finally {
+            server.closeAll();
+        }
+        System.exit(0);
+    }
+
+    /** One write per answer, so that the server's other output (merged with it) never splits one. */
+    private static void answer(PrintStream out, String line) {
+        out.print(line + "\n");
+        out.flush();
+    }
+
+    private String execute(String[] words) throws Exception {
+        switch (words[0]) {
+            case "open":
+                closeAll();
+                Transport t = Transport.byKey(words[1]);
+                if (t == Transport.AERON_IPC) {
+                    aeron = new AeronIpc.Server(words[2]);
+                    transport = t;
+                    return "@ready";
+                }
+                Boolean zeroCopy = words.length > 3 && !words[3].equals("default") ? Boolean.valueOf(words[3]) : null;
+                return openNetty(t, Long.parseLong(words[2]), zeroCopy);
+            case "close":
+                closeAll();
+                return "@closed";
+            case "stat":
+                return String.format(Locale.ROOT, "@stat %d %d %d", ServerHandlers.SINK_BYTES.get(),
+                        Cpu.processNanos(), ServerHandlers.OPEN_CHANNELS.get());
+            case "gc":
+                System.gc();
+                return "@gc";
+            default:
+                throw new IllegalArgumentException("unknown command " + String.join(" ", words));
+        }
+    }
+
+    private String openNetty(Transport t, long spinNanos, Boolean zeroCopyReads) throws Exception {
+        transport = t;
+        opened++;
+        group = NettyTransports.newGroup(t, "bench-server-" + t.key);
+        echoServer = bind(t, spinNanos, zeroCopyReads, name + "-" + opened + "-echo", ServerHandlers.ECHO);
+        sinkServer = bind(t, spinNanos, zeroCopyReads, name + "-" + opened + "-sink", ServerHandlers.SINK);
+        return "@ready " + NettyTransports.format(echoServer.localAddress()) + ' '
+                + NettyTransports.format(sinkServer.localAddress());
+    }
+
+    private Channel bind(Transport t, long spinNanos, Boolean zeroCopyReads, String serviceName,
+                         ChannelHandler handler) throws Exception {
+        ServerBootstrap b = new ServerBootstrap().group(group).channel(NettyTransports.serverChannelClass(t))
+                .childHandler(handler);
+        NettyTransports.configureServer(b, t, spinNanos, zeroCopyReads);
+        Channel server = b.bind(NettyTransports.bindAddress(t, serviceName)).sync().channel();
+        boundAddresses.add(server.localAddress());
+        return server;
+    }
+
+    private void closeAll() throws Exception {
+        if (aeron != null) {
+            aeron.close();
+            aeron = null;
+        }
+        for (Channel server : new Channel[] { echoServer, sinkServer }) {
+            if (server != null) {
+                server.close().awaitUninterruptibly();
+            }
+        }
+        for (java.net.SocketAddress address : boundAddresses) {
+            NettyTransports.cleanUp(address);
+        }
+        boundAddresses.clear();
+        echoServer = null;
+        sinkServer = null;
+        // Closes the accepted connections too.
+        NettyTransports.shutdown(group);
+        group = null;
+        transport = null;
+    }
+}

@@ -1,0 +1,476 @@
+package io.idts.microbench;
+
+import io.idts.channel.Idts;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.text.SimpleDateFormat;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TimeZone;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The IDTS benchmark: IDTS against Netty's TCP (epoll, NIO, busy-polling epoll) and Unix-domain transports and
+ * Aeron IPC, between this JVM (the client) and a server JVM it starts itself ({@link BenchServer}), one messaging
+ * thread per process, through full Netty pipelines for every Netty transport.
+ *
+ * <p>Per round, for every transport in turn (the order rotates from round to round so that machine noise hits all
+ * alike): round-trip times of 64 B, 1 KiB and 16 KiB ping-pongs; one-way bandwidth in 64 KiB and 1 KiB writes; then
+ * 1, 10, 100 and 1000 concurrent connections (aggregate round trips and bandwidth), and the CPU that the most
+ * connections use while idle. CPU is each process's own accounting ({@code getProcessCpuTime}), both summed.
+ *
+ * <p>Prints a table with each figure's ratio to epoll TCP, and writes {@code bench-<time>.json} (every figure) and
+ * {@code bench-<time>.svg} (a chart of round-trip percentiles and bandwidth). {@link Settings#usage()} lists the
+ * arguments.
+ */
+public final class Benchmark {
+
+    /** A window in which the traffic makes no progress at all for this long fails the run. */
+    private static final long STALL_SECONDS = 30;
+
+    private final Settings settings;
+    private final PrintStream out;
+    private final Results results;
+    private ServerProcess server;
+    private Progress progress;
+
+    private Benchmark(Settings settings, PrintStream out) {
+        this.settings = settings;
+        this.out = out;
+        this.results = new Results(settings, Machine.describe());
+    }
+
+    public static void main(String[] args) {
+        try {
+            run(System.out, args);
+        } catch (IllegalArgumentException e) {
+            System.err.println("Benchmark: " + e.getMessage());
+            System.exit(2);
+        } catch (Throwable t) {
+            System.err.println();
+            System.err.println("Benchmark failed: " + t);
+            t.printStackTrace();
+            System.exit(1);
+        }
+        System.exit(0);
+    }
+
+    /** Runs the benchmark, printing progress and the tables to {@code out}; returns every figure. */
+    public static Results run(PrintStream out, String... args) throws Exception {
+        Settings settings = Settings.parse(args);
+        if (settings.transports.stream().anyMatch(Transport::isIdts)) {
+            Idts.ensureAvailability();
+        }
+        if (settings.transports.contains(Transport.AERON_IPC)) {
+            AeronIpc.checkAccess();
+        }
+        return new Benchmark(settings, out).run();
+    }
+
+    private Results run() throws Exception {
+        results.startedMillis = System.currentTimeMillis();
+        long start = System.nanoTime();
+        out.println("IDTS benchmark, " + settings + "; " + settings.transports.size() + " transports, two JVMs, "
+                + "one messaging thread each");
+        out.println("machine: " + results.machine.get("summary"));
+        if (settings.quick) {
+            out.println("(quick mode: a smoke test whose figures are not meaningful; run the full mode for them)");
+        }
+        double estimate = estimateSeconds();
+        out.printf(Locale.ROOT, "estimated time: %s%n", Progress.clock(estimate));
+        try (Progress p = new Progress(out, settings.progress, estimate)) {
+            progress = p;
+            p.step("starting the server JVM", 1.0);
+            try (ServerProcess s = ServerProcess.start(new PrefixedLog(), settings.serverJvmArgs)) {
+                server = s;
+                if (settings.warmupRound) {
+                    for (Transport t : settings.transports) {
+                        runTransport(t, 0);
+                    }
+                }
+                for (int round = 1; round <= settings.rounds; round++) {
+                    List<Transport> order = rotated(settings.transports, round - 1);
+                    for (Transport t : order) {
+                        runTransport(t, round);
+                    }
+                }
+                if (settings.maxConnections() > 0) {
+                    p.step("idle baseline: both JVMs with no connection", idleSeconds());
+                    results.baseline = new Results.Idle(0);
+                    measureIdle(results.baseline);
+                }
+                p.step("stopping the server JVM", 0.5);
+            }
+        }
+        results.seconds = (System.nanoTime() - start) / 1e9;
+        Report.print(out, results);
+        writeFiles();
+        return results;
+    }
+
+    private void writeFiles() throws IOException {
+        Path dir = settings.outputDirectory;
+        Files.createDirectories(dir);
+        SimpleDateFormat stamp = new SimpleDateFormat("yyyyMMdd-HHmmss", Locale.ROOT);
+        stamp.setTimeZone(TimeZone.getTimeZone("UTC"));
+        String base = "bench-" + (settings.quick ? "quick-" : "") + stamp.format(new Date(results.startedMillis));
+        Path json = dir.resolve(base + ".json");
+        Path svg = dir.resolve(base + ".svg");
+        Files.write(json, Json.write(Report.toMap(results)).getBytes(StandardCharsets.UTF_8));
+        Files.write(svg, Chart.svg(results).getBytes(StandardCharsets.UTF_8));
+        out.println("every figure: " + json.toAbsolutePath());
+        out.println("chart:        " + svg.toAbsolutePath());
+    }
+
+    static <T> List<T> rotated(List<T> list, int by) {
+        List<T> rotated = new ArrayList<>(list.size());
+        for (int i = 0; i < list.size(); i++) {
+            rotated.add(list.get((i + by) % list.size()));
+        }
+        return rotated;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // The plan and its time estimate.
+
+    private double rttSeconds(boolean warmup) {
+        return warmup ? 0.45 : (settings.warmMillis + settings.windowMillis) / 1e3 + 0.05;
+    }
+
+    private double connectSeconds(Transport t, int n) {
+        return n * (t.isIdts() ? 0.0006 : 0.0002) + 0.02;
+    }
+
+    /**
+     * Warm-up of the many-connections runs: longer with more connections, so that every connection's buffers (for
+     * IDTS, the fresh memfd pages of its rings, zero-filled by the kernel on first touch) are in use before the
+     * window opens: the figures are of connections in use, not of their first bytes.
+     */
+    private long connectionsWarmMillis(int n) {
+        return settings.quick ? settings.connectionsWarmMillis : Math.max(settings.connectionsWarmMillis, n);
+    }
+
+    /** The window of the many-connections runs: with 1000 connections, at least a second. */
+    private long connectionsWindowMillis(int n) {
+        return settings.quick ? settings.connectionsWindowMillis : Math.max(settings.connectionsWindowMillis, n);
+    }
+
+    private double connectionsSeconds(Transport t, int n) {
+        return 2 * (connectSeconds(t, n) + (connectionsWarmMillis(n) + connectionsWindowMillis(n)) / 1e3 + 0.05);
+    }
+
+    private double idleSeconds() {
+        return (settings.idleSettleMillis + settings.idleMillis) / 1e3;
+    }
+
+    private double estimateSeconds() {
+        double total = 2.5 + (settings.maxConnections() > 0 ? idleSeconds() : 0);
+        for (int round = settings.warmupRound ? 0 : 1; round <= settings.rounds; round++) {
+            for (Transport t : settings.transports) {
+                total += 0.3 + (t == Transport.AERON_IPC ? 0.5 : 0);
+                total += ((settings.rtt ? Settings.RTT_SIZES.length : 0)
+                        + (settings.bandwidth ? Settings.BANDWIDTH_SIZES.length : 0)) * rttSeconds(round == 0);
+                if (round > 0 && t.isNetty() && settings.manyConnections) {
+                    for (int n : settings.connections) {
+                        total += connectionsSeconds(t, n);
+                    }
+                    if (round == settings.rounds && settings.maxConnections() > 0) {
+                        total += idleSeconds();
+                    }
+                }
+            }
+        }
+        return total;
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // One transport in one round (round 0: the warm-up round, not recorded).
+
+    private void runTransport(Transport t, int round) throws Exception {
+        String roundName = round == 0 ? "warm-up" : "round " + round + "/" + settings.rounds;
+        Results.PerTransport into = results.get(t);
+        boolean record = round > 0;
+        long warm = record ? settings.warmMillis : 150;
+        long window = record ? settings.windowMillis : 250;
+        progress.step(roundName + ", " + t.label + ": opening", 0.3 + (t == Transport.AERON_IPC ? 0.5 : 0));
+        try (Side side = open(t)) {
+            for (int size : settings.rtt ? Settings.RTT_SIZES : new int[0]) {
+                progress.step(roundName + ", " + t.label + ": round trips of " + size(size), rttSeconds(!record));
+                Results.Rtt rtt = record ? into.rtt(size) : null;
+                measureRtt(side, t.label + " round trips of " + size(size), size, 1, warm, window, rtt, null);
+            }
+            for (int size : settings.bandwidth ? Settings.BANDWIDTH_SIZES : new int[0]) {
+                progress.step(roundName + ", " + t.label + ": bandwidth in " + size(size) + " writes",
+                        rttSeconds(!record));
+                Results.Bandwidth bw = record ? into.bandwidth(size) : null;
+                measureBandwidth(side, t.label + " bandwidth in " + size(size) + " writes", size, 1, warm, window,
+                        bw);
+            }
+            if (!record || !t.isNetty() || !settings.manyConnections) {
+                return;
+            }
+            for (int n : settings.connections) {
+                boolean idle = round == settings.rounds && n == settings.maxConnections();
+                progress.step(roundName + ", " + t.label + ": " + n + " connection" + (n == 1 ? "" : "s")
+                        + (idle ? ", then idle" : ""), connectionsSeconds(t, n) + (idle ? idleSeconds() : 0));
+                long warmMillis = connectionsWarmMillis(n);
+                long windowMillis = connectionsWindowMillis(n);
+                measureRtt(side, t.label + ", " + n + " connections, round trips", Settings.CONNECTIONS_PING_SIZE,
+                        n, warmMillis, windowMillis, into.connectionsRtt(n), idle ? into.idle(n) : null);
+                measureBandwidth(side, t.label + ", " + n + " connections, bandwidth",
+                        Settings.CONNECTIONS_WRITE_SIZE, n, warmMillis, windowMillis, into.connectionsBandwidth(n));
+            }
+        }
+    }
+
+    private void measureRtt(Side side, String what, int size, int connections, long warmMillis, long windowMillis,
+                            Results.Rtt into, Results.Idle idle) throws Exception {
+        Load.Pings load = side.pings(size, connections);
+        try {
+            awaitFirstProgress(load, what);
+            watch(load, what, warmMillis);
+            ServerProcess.Stat s0 = server.stat();
+            long c0 = Cpu.processNanos();
+            long t0 = System.nanoTime();
+            load.beginMeasure();
+            watch(load, what, windowMillis);
+            load.endMeasure();
+            long t1 = System.nanoTime();
+            long c1 = Cpu.processNanos();
+            ServerProcess.Stat s1 = server.stat();
+            load.stop(what);
+            if (load.histogram.getTotalCount() == 0) {
+                throw new IllegalStateException(what + ": no round trip completed in the window");
+            }
+            if (into != null) {
+                into.add(load.histogram, (t1 - t0) / 1e9, (c1 - c0) + (s1.cpuNanos - s0.cpuNanos));
+            }
+            if (idle != null) {
+                measureIdle(idle); // the connections stay open, with nothing to do
+            }
+        } finally {
+            load.close();
+            side.afterLoad();
+        }
+    }
+
+    private void measureIdle(Results.Idle into) throws Exception {
+        Thread.sleep(settings.idleSettleMillis);
+        ServerProcess.Stat s0 = server.stat();
+        long c0 = Cpu.processNanos();
+        Thread.sleep(settings.idleMillis);
+        long c1 = Cpu.processNanos();
+        ServerProcess.Stat s1 = server.stat();
+        into.add(c1 - c0, s1.cpuNanos - s0.cpuNanos, (s1.atNanos - s0.atNanos) / 1e9);
+    }
+
+    private void measureBandwidth(Side side, String what, int size, int connections, long warmMillis,
+                                  long windowMillis, Results.Bandwidth into) throws Exception {
+        Load.Stream load = side.stream(size, connections);
+        try {
+            awaitFirstProgress(load, what);
+            watch(load, what, warmMillis);
+            ServerProcess.Stat s0 = server.stat();
+            long c0 = Cpu.processNanos();
+            load.beginMeasure();
+            watch(load, what, windowMillis);
+            ServerProcess.Stat s1 = server.stat();
+            long c1 = Cpu.processNanos();
+            load.endMeasure();
+            load.stop(what);
+            long bytes = s1.sinkBytes - s0.sinkBytes;
+            if (bytes <= 0) {
+                throw new IllegalStateException(what + ": the server received nothing in the window");
+            }
+            if (into != null) {
+                into.add(bytes, (s1.atNanos - s0.atNanos) / 1e9, (c1 - c0) + (s1.cpuNanos - s0.cpuNanos));
+            }
+        } finally {
+            load.close();
+            side.afterLoad();
+        }
+    }
+
+    /** Waits for the traffic's first round trip or write: a transport's first use loads and links its classes. */
+    private static void awaitFirstProgress(Load load, String what) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(STALL_SECONDS);
+        while (load.progress() == 0) {
+            load.check(what);
+            if (System.nanoTime() - deadline > 0) {
+                throw new TimeoutException(what + ": nothing came through in " + STALL_SECONDS + " s");
+            }
+            Thread.sleep(1);
+        }
+    }
+
+    /** Sleeps {@code millis} while the traffic runs, failing early if it fails or stalls. */
+    private static void watch(Load load, String what, long millis) throws Exception {
+        long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
+        long lastProgress = load.progress();
+        long lastMove = System.nanoTime();
+        for (;;) {
+            load.check(what);
+            long now = System.nanoTime();
+            if (now - end >= 0) {
+                return;
+            }
+            long p = load.progress();
+            if (p != lastProgress) {
+                lastProgress = p;
+                lastMove = now;
+            } else if (now - lastMove > TimeUnit.SECONDS.toNanos(STALL_SECONDS)) {
+                throw new TimeoutException(what + " stalled: no progress for " + STALL_SECONDS + " s");
+            }
+            Thread.sleep(Math.max(1, Math.min(20, TimeUnit.NANOSECONDS.toMillis(end - now))));
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // The two sides of one transport.
+
+    /** The client side of one transport, with the server side opened to match. */
+    private interface Side extends AutoCloseable {
+        Load.Pings pings(int size, int connections) throws Exception;
+
+        Load.Stream stream(int size, int connections) throws Exception;
+
+        /** After a load closed its connections: waits until the server has closed its ends too. */
+        void afterLoad() throws Exception;
+
+        @Override
+        void close() throws Exception;
+    }
+
+    private Side open(Transport t) throws Exception {
+        if (t == Transport.AERON_IPC) {
+            String dir = AeronIpc.newDirectory();
+            AeronIpc.Client client = AeronIpc.Client.open(dir, () -> {
+                try {
+                    server.request("open " + t.key + " " + dir, 60);
+                } catch (IOException | InterruptedException e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            return new Side() {
+                @Override
+                public Load.Pings pings(int size, int connections) {
+                    return client.pings(size);
+                }
+
+                @Override
+                public Load.Stream stream(int size, int connections) {
+                    return client.stream(size);
+                }
+
+                @Override
+                public void afterLoad() {
+                }
+
+                @Override
+                public void close() throws Exception {
+                    try {
+                        server.request("close", 60);
+                    } finally {
+                        client.close();
+                    }
+                }
+            };
+        }
+        String[] addresses = server.request("open " + t.key + " " + settings.spinNanos + " "
+                + (settings.zeroCopyReads == null ? "default" : settings.zeroCopyReads), 60);
+        NettyClient client = new NettyClient(t, NettyTransports.parse(addresses[0]),
+                NettyTransports.parse(addresses[1]), settings.spinNanos, settings.zeroCopyReads);
+        return new Side() {
+            @Override
+            public Load.Pings pings(int size, int connections) throws Exception {
+                return client.pings(size, connections);
+            }
+
+            @Override
+            public Load.Stream stream(int size, int connections) throws Exception {
+                return client.stream(size, connections);
+            }
+
+            @Override
+            public void afterLoad() throws Exception {
+                server.awaitNoConnections(60);
+            }
+
+            @Override
+            public void close() throws Exception {
+                try {
+                    client.close();
+                } finally {
+                    server.request("close", 60);
+                }
+            }
+        };
+    }
+
+    static String size(int bytes) {
+        return bytes >= 1024 && bytes % 1024 == 0 ? bytes / 1024 + " KiB" : bytes + " B";
+    }
+
+    /** The server's output, above the progress bar. */
+    private final class PrefixedLog extends PrintStream {
+        PrefixedLog() {
+            super(System.err, true, StandardCharsets.UTF_8);
+        }
+
+        @Override
+        public void println(String line) {
+            if (progress != null) {
+                progress.message(line);
+            } else {
+                super.println(line);
+            }
+        }
+    }
+
+    /** The machine, as the JSON file and the table header record it. */
+    static final class Machine {
+        private Machine() {
+        }
+
+        static Map<String, Object> describe() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            String cpu = "unknown CPU";
+            try {
+                for (String line : Files.readAllLines(Paths.get("/proc/cpuinfo"))) {
+                    if (line.startsWith("model name")) {
+                        cpu = line.substring(line.indexOf(':') + 1).trim();
+                        break;
+                    }
+                }
+            } catch (IOException ignored) {
+                // Not Linux, or no /proc: the model stays unknown.
+            }
+            int cores = Runtime.getRuntime().availableProcessors();
+            long memory = ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                    .getTotalMemorySize();
+            String kernel = System.getProperty("os.name") + " " + System.getProperty("os.version");
+            String jvm = System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version");
+            m.put("cpu", cpu);
+            m.put("cores", cores);
+            m.put("memoryBytes", memory);
+            m.put("kernel", kernel);
+            m.put("jvm", jvm);
+            m.put("jvmArguments", ManagementFactory.getRuntimeMXBean().getInputArguments());
+            m.put("cpuClock", Cpu.source());
+            m.put("summary", String.format(Locale.ROOT, "%s, %d cores, %.0f GiB, %s, %s", cpu, cores,
+                    memory / (double) (1L << 30), kernel, jvm));
+            return m;
+        }
+    }
+}

@@ -1,0 +1,236 @@
+package io.idts.microbench;
+
+import org.HdrHistogram.Histogram;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** Every figure of one run, accumulated over its rounds. */
+public final class Results {
+
+    /**
+     * Round trips of one size (over one or many connections) over the rounds. Each percentile is the median of the
+     * rounds' percentiles, so that every round weighs the same (a window holds more round trips when the machine is
+     * fast); the maximum is the highest of all. The histogram merged over the rounds is kept for the JSON file.
+     */
+    public static final class Rtt {
+        /** Nanoseconds, every round merged. */
+        final Histogram histogram = new Histogram(3);
+        /** Per round, microseconds at each of {@link Report#PERCENTILES}. */
+        final List<double[]> roundPercentiles = new ArrayList<>();
+        double seconds;
+        long cpuNanos;
+        final List<Double> roundRates = new ArrayList<>();
+        final List<Double> roundP50Micros = new ArrayList<>();
+
+        void add(Histogram round, double windowSeconds, long cpu) {
+            histogram.add(round);
+            seconds += windowSeconds;
+            cpuNanos += cpu;
+            roundRates.add(round.getTotalCount() / windowSeconds);
+            roundP50Micros.add(round.getValueAtPercentile(50) / 1e3);
+            double[] p = new double[Report.PERCENTILES.length];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = round.getValueAtPercentile(Report.PERCENTILES[i]) / 1e3;
+            }
+            roundPercentiles.add(p);
+        }
+
+        public long count() {
+            return histogram.getTotalCount();
+        }
+
+        /** Microseconds at {@code percentile} (one of {@link Report#PERCENTILES}): the median of the rounds. */
+        public double micros(double percentile) {
+            int index = -1;
+            for (int i = 0; i < Report.PERCENTILES.length; i++) {
+                if (Report.PERCENTILES[i] == percentile) {
+                    index = i;
+                }
+            }
+            if (index < 0) {
+                return mergedMicros(percentile);
+            }
+            List<Double> values = new ArrayList<>();
+            for (double[] round : roundPercentiles) {
+                values.add(round[index]);
+            }
+            return median(values);
+        }
+
+        /** Microseconds at {@code percentile} of every round's round trips together. */
+        public double mergedMicros(double percentile) {
+            return histogram.getValueAtPercentile(percentile) / 1e3;
+        }
+
+        public double maxMicros() {
+            return histogram.getMaxValue() / 1e3;
+        }
+
+        public double meanMicros() {
+            return histogram.getMean() / 1e3;
+        }
+
+        public double roundTripsPerSecond() {
+            return median(roundRates);
+        }
+
+        /** CPU of both processes per round trip, microseconds. */
+        public double cpuMicrosPerRoundTrip() {
+            return count() == 0 ? Double.NaN : cpuNanos / 1e3 / count();
+        }
+    }
+
+    /** One-way bandwidth of one write size (over one or many connections): one rate per round. */
+    public static final class Bandwidth {
+        final int writeSize;
+        final List<Double> roundMegabytesPerSecond = new ArrayList<>();
+        long bytes;
+        double seconds;
+        long cpuNanos;
+
+        Bandwidth(int writeSize) {
+            this.writeSize = writeSize;
+        }
+
+        void add(long roundBytes, double windowSeconds, long cpu) {
+            bytes += roundBytes;
+            seconds += windowSeconds;
+            cpuNanos += cpu;
+            roundMegabytesPerSecond.add(roundBytes / windowSeconds / 1e6);
+        }
+
+        /** Decimal megabytes per second received by the server: the median of the rounds. */
+        public double megabytesPerSecond() {
+            return median(roundMegabytesPerSecond);
+        }
+
+        public double messagesPerSecond() {
+            return megabytesPerSecond() * 1e6 / writeSize;
+        }
+
+        /** CPU of both processes per megabyte carried, microseconds. */
+        public double cpuMicrosPerMegabyte() {
+            return bytes == 0 ? Double.NaN : cpuNanos / 1e3 / (bytes / 1e6);
+        }
+    }
+
+    /** CPU the two processes use while connections sit idle. */
+    public static final class Idle {
+        final int connections;
+        long clientCpuNanos;
+        long serverCpuNanos;
+        double seconds;
+
+        Idle(int connections) {
+            this.connections = connections;
+        }
+
+        void add(long client, long server, double windowSeconds) {
+            clientCpuNanos += client;
+            serverCpuNanos += server;
+            seconds += windowSeconds;
+        }
+
+        /** Percent of one core, both processes together. */
+        public double percentOfCore() {
+            return seconds == 0 ? Double.NaN : (clientCpuNanos + serverCpuNanos) / 1e9 / seconds * 100;
+        }
+
+        public double clientPercent() {
+            return seconds == 0 ? Double.NaN : clientCpuNanos / 1e9 / seconds * 100;
+        }
+
+        public double serverPercent() {
+            return seconds == 0 ? Double.NaN : serverCpuNanos / 1e9 / seconds * 100;
+        }
+    }
+
+    /** Everything measured on one transport. */
+    public static final class PerTransport {
+        public final Transport transport;
+        final Map<Integer, Rtt> rtt = new TreeMap<>();
+        final Map<Integer, Bandwidth> bandwidth = new LinkedHashMap<>();
+        final Map<Integer, Rtt> connectionsRtt = new TreeMap<>();
+        final Map<Integer, Bandwidth> connectionsBandwidth = new TreeMap<>();
+        Idle idle;
+
+        PerTransport(Transport transport) {
+            this.transport = transport;
+        }
+
+        public Rtt rtt(int size) {
+            return rtt.computeIfAbsent(size, s -> new Rtt());
+        }
+
+        public Bandwidth bandwidth(int size) {
+            return bandwidth.computeIfAbsent(size, Bandwidth::new);
+        }
+
+        public Rtt connectionsRtt(int n) {
+            return connectionsRtt.computeIfAbsent(n, s -> new Rtt());
+        }
+
+        public Bandwidth connectionsBandwidth(int n) {
+            return connectionsBandwidth.computeIfAbsent(n, s -> new Bandwidth(Settings.CONNECTIONS_WRITE_SIZE));
+        }
+
+        public Idle idle(int n) {
+            if (idle == null) {
+                idle = new Idle(n);
+            }
+            return idle;
+        }
+
+        public Idle idle() {
+            return idle;
+        }
+
+        public boolean hasRtt(int size) {
+            return rtt.containsKey(size) && rtt.get(size).count() > 0;
+        }
+
+        public boolean hasBandwidth(int size) {
+            return bandwidth.containsKey(size) && !bandwidth.get(size).roundMegabytesPerSecond.isEmpty();
+        }
+    }
+
+    final Settings settings;
+    final Map<Transport, PerTransport> transports = new EnumMap<>(Transport.class);
+    final Map<String, Object> machine;
+    /** Both processes with no transport open at all: the JVMs' own idle CPU, for comparison. */
+    Idle baseline;
+    long startedMillis;
+    double seconds;
+
+    Results(Settings settings, Map<String, Object> machine) {
+        this.settings = settings;
+        this.machine = machine;
+        for (Transport t : settings.transports) {
+            transports.put(t, new PerTransport(t));
+        }
+    }
+
+    public PerTransport get(Transport t) {
+        return transports.get(t);
+    }
+
+    public List<Transport> transports() {
+        return new ArrayList<>(transports.keySet());
+    }
+
+    static double median(List<Double> values) {
+        if (values.isEmpty()) {
+            return Double.NaN;
+        }
+        List<Double> sorted = new ArrayList<>(values);
+        Collections.sort(sorted);
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+}

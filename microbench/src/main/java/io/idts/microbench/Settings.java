@@ -1,0 +1,193 @@
+package io.idts.microbench;
+
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/** What one run of the benchmark does: the full mode (minutes) by default, {@code quick} (seconds) for CI. */
+final class Settings {
+
+    /** Round trips: ping sizes. */
+    static final int[] RTT_SIZES = { 64, 1024, 16 * 1024 };
+    /** One-way bandwidth: write sizes. */
+    static final int[] BANDWIDTH_SIZES = { 64 * 1024, 1024 };
+    /** Many connections: the ping size and the write size on each connection. */
+    static final int CONNECTIONS_PING_SIZE = 64;
+    static final int CONNECTIONS_WRITE_SIZE = 64 * 1024;
+
+    boolean quick;
+    int rounds = 3;
+    boolean warmupRound = true;
+    /** Traffic runs this long before each measurement window opens (JIT, caches, TCP windows). */
+    long warmMillis = 300;
+    /** One measurement window, per figure per round. */
+    long windowMillis = 1000;
+    long connectionsWarmMillis = 200;
+    long connectionsWindowMillis = 600;
+    /** How long the idle connections settle (spinning loops stop, JIT queues drain) before idle CPU is counted. */
+    long idleSettleMillis = 1000;
+    long idleMillis = 3000;
+    int[] connections = { 1, 10, 100, 1000 };
+    List<Transport> transports = new ArrayList<>(Arrays.asList(Transport.values()));
+    long spinNanos = NettyTransports.DEFAULT_SPIN_NANOS;
+    /** IDTS's ZERO_COPY_READS on both sides; null leaves the transport's default. */
+    Boolean zeroCopyReads;
+    Path outputDirectory = Paths.get("bench-results");
+    /** {@code auto} (a bar on a terminal, lines otherwise), {@code bar}, {@code lines} or {@code none}. */
+    String progress = "auto";
+    /** Which parts run: round trips, bandwidth, many connections (with idle CPU). */
+    boolean rtt = true;
+    boolean bandwidth = true;
+    boolean manyConnections = true;
+    /** Extra JVM options of the server process, e.g. for profiling it. */
+    List<String> serverJvmArgs = new ArrayList<>();
+
+    static String usage() {
+        return "arguments: [quick] [rounds=N] [window=MS] [warm=MS] [conns=1,10,100,1000] [connwarm=MS] [connwindow=MS] [idle=MS] "
+                + "[transports=" + Transport.keys() + "] [spin=NANOS] [zerocopy=true|false] [out=DIR] [warmup=true|false] "
+                + "[progress=auto|bar|lines|none] [parts=rtt,bandwidth,connections] [serverjvm=OPTION]...";
+    }
+
+    static Settings parse(String... args) {
+        Settings s = new Settings();
+        for (String arg : args) {
+            if (arg.startsWith("--")) {
+                arg = arg.substring(2);
+            }
+            if (arg.isEmpty()) {
+                continue;
+            }
+            if (arg.equals("quick")) {
+                s.quick();
+                continue;
+            }
+            if (arg.equals("full")) {
+                continue;
+            }
+            int eq = arg.indexOf('=');
+            if (eq < 0) {
+                throw new IllegalArgumentException("unknown argument '" + arg + "'; " + usage());
+            }
+            String key = arg.substring(0, eq);
+            String value = arg.substring(eq + 1);
+            switch (key) {
+                case "rounds": s.rounds = positive(key, Integer.parseInt(value)); break;
+                case "window": s.windowMillis = positive(key, Long.parseLong(value)); break;
+                case "warm": s.warmMillis = Math.max(0, Long.parseLong(value)); break;
+                case "connwindow": s.connectionsWindowMillis = positive(key, Long.parseLong(value)); break;
+                case "connwarm": s.connectionsWarmMillis = Math.max(0, Long.parseLong(value)); break;
+                case "idle": s.idleMillis = positive(key, Long.parseLong(value)); break;
+                case "spin": s.spinNanos = positive(key, Long.parseLong(value)); break;
+                case "zerocopy": s.zeroCopyReads = Boolean.parseBoolean(value); break;
+                case "out": s.outputDirectory = Paths.get(value); break;
+                case "warmup": s.warmupRound = Boolean.parseBoolean(value); break;
+                case "progress": s.progress = value; break;
+                case "serverjvm": s.serverJvmArgs.add(value); break;
+                case "parts":
+                    List<String> parts = Arrays.asList(value.split(","));
+                    for (String part : parts) {
+                        if (!Arrays.asList("rtt", "bandwidth", "connections").contains(part)) {
+                            throw new IllegalArgumentException("parts are rtt, bandwidth and connections: " + part);
+                        }
+                    }
+                    s.rtt = parts.contains("rtt");
+                    s.bandwidth = parts.contains("bandwidth");
+                    s.manyConnections = parts.contains("connections");
+                    break;
+                case "conns":
+                    s.connections = value.isEmpty() ? new int[0]
+                            : Arrays.stream(value.split(",")).mapToInt(v -> positive(key, Integer.parseInt(v)))
+                            .sorted().distinct().toArray();
+                    break;
+                case "transports":
+                    List<Transport> chosen = new ArrayList<>();
+                    for (String k : value.split(",")) {
+                        Transport t = Transport.byKey(k.trim());
+                        if (!chosen.contains(t)) {
+                            chosen.add(t);
+                        }
+                    }
+                    chosen.sort(null);
+                    s.transports = chosen;
+                    break;
+                default:
+                    throw new IllegalArgumentException("unknown argument '" + arg + "'; " + usage());
+            }
+        }
+        if (!Arrays.asList("auto", "bar", "lines", "none").contains(s.progress)) {
+            throw new IllegalArgumentException("progress must be auto, bar, lines or none: " + s.progress);
+        }
+        return s;
+    }
+
+    /** Seconds, not minutes: every transport and figure, each measured once and briefly (a smoke test). */
+    private void quick() {
+        quick = true;
+        rounds = 1;
+        warmupRound = false;
+        warmMillis = 60;
+        windowMillis = 150;
+        connectionsWarmMillis = 40;
+        connectionsWindowMillis = 120;
+        idleSettleMillis = 300;
+        idleMillis = 500;
+    }
+
+    private static int positive(String key, int value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(key + " must be positive: " + value);
+        }
+        return value;
+    }
+
+    private static long positive(String key, long value) {
+        if (value <= 0) {
+            throw new IllegalArgumentException(key + " must be positive: " + value);
+        }
+        return value;
+    }
+
+    int maxConnections() {
+        return connections.length == 0 || !manyConnections ? 0 : connections[connections.length - 1];
+    }
+
+    /** For the JSON file. */
+    Map<String, Object> toMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("mode", quick ? "quick" : "full");
+        m.put("rounds", rounds);
+        m.put("warmupRound", warmupRound);
+        m.put("warmMillis", warmMillis);
+        m.put("windowMillis", windowMillis);
+        m.put("connectionsWarmMillis", connectionsWarmMillis);
+        m.put("connectionsWindowMillis", connectionsWindowMillis);
+        m.put("idleSettleMillis", idleSettleMillis);
+        m.put("idleMillis", idleMillis);
+        m.put("parts", (rtt ? "rtt " : "") + (bandwidth ? "bandwidth " : "") + (manyConnections ? "connections" : ""));
+        m.put("connections", Arrays.stream(connections).boxed().toArray());
+        m.put("rttSizes", Arrays.stream(RTT_SIZES).boxed().toArray());
+        m.put("bandwidthSizes", Arrays.stream(BANDWIDTH_SIZES).boxed().toArray());
+        m.put("connectionsPingSize", CONNECTIONS_PING_SIZE);
+        m.put("connectionsWriteSize", CONNECTIONS_WRITE_SIZE);
+        m.put("idtsSpinNanos", spinNanos);
+        m.put("idtsZeroCopyReads", zeroCopyReads == null ? "transport default" : zeroCopyReads);
+        m.put("writeBufferWaterMark", NettyTransports.WATER_MARK.low() + ".." + NettyTransports.WATER_MARK.high());
+        List<String> keys = new ArrayList<>();
+        for (Transport t : transports) {
+            keys.add(t.key);
+        }
+        m.put("transports", keys);
+        return m;
+    }
+
+    @Override
+    public String toString() {
+        return String.format(Locale.ROOT, "%s mode: %d round%s, windows of %d ms (after %d ms of warm-up)",
+                quick ? "quick" : "full", rounds, rounds == 1 ? "" : "s", windowMillis, warmMillis);
+    }
+}

@@ -1,0 +1,64 @@
+package io.idts.microbench;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/** The transports the benchmark compares, in the order of its tables. */
+public enum Transport {
+    /** IDTS, the event loops polling the rings for a while (the spin time) before they block. */
+    IDTS_SPIN("idts-spin", "IDTS, spinning"),
+    /** IDTS, the event loops never spinning: every wake-up is an eventfd notification. */
+    IDTS_NOTIFY("idts-notify", "IDTS, notify only"),
+    /** Netty's epoll TCP over loopback, TCP_NODELAY: the reference of every ratio. */
+    EPOLL_TCP("epoll-tcp", "epoll TCP"),
+    /** Netty's NIO TCP over loopback, TCP_NODELAY. */
+    NIO_TCP("nio-tcp", "NIO TCP"),
+    /** Netty's epoll Unix-domain stream sockets. */
+    EPOLL_UDS("epoll-uds", "epoll UDS"),
+    /** Netty's epoll TCP over loopback with event loops that busy-poll epoll instead of blocking in it. */
+    EPOLL_TCP_BUSY("epoll-tcp-busy", "epoll TCP, busy poll"),
+    /** Aeron IPC (aeron:ipc, embedded media driver, busy-spinning threads): the outside reference. */
+    AERON_IPC("aeron-ipc", "Aeron IPC");
+
+    /** The name in arguments and in the JSON file. */
+    public final String key;
+    /** The name in tables and charts. */
+    public final String label;
+
+    Transport(String key, String label) {
+        this.key = key;
+        this.label = label;
+    }
+
+    /** Every transport but Aeron runs through full Netty pipelines. */
+    public boolean isNetty() {
+        return this != AERON_IPC;
+    }
+
+    public boolean isIdts() {
+        return this == IDTS_SPIN || this == IDTS_NOTIFY;
+    }
+
+    /** Transports whose event loops never block while they have channels: they use a core each, even idle. */
+    public boolean spins() {
+        return this == EPOLL_TCP_BUSY || this == AERON_IPC;
+    }
+
+    public static Transport byKey(String key) {
+        for (Transport t : values()) {
+            if (t.key.equals(key.toLowerCase(Locale.ROOT))) {
+                return t;
+            }
+        }
+        throw new IllegalArgumentException("unknown transport '" + key + "'; known: " + keys());
+    }
+
+    static String keys() {
+        List<String> keys = new ArrayList<>();
+        for (Transport t : values()) {
+            keys.add(t.key);
+        }
+        return String.join(",", keys);
+    }
+}

@@ -1,0 +1,137 @@
+package io.idts.microbench;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The benchmark's smoke test: its quick mode, as {@code bash microbench/bench quick} runs it (a server JVM, every
+ * transport, every figure, briefly), so that the benchmark never rots. It checks that every figure was measured and
+ * is sane, and that the table, the JSON file and the chart were written; never how fast anything is.
+ */
+class BenchmarkQuickTest {
+
+    @Test
+    void quickModeMeasuresEveryTransportAndFigure(@TempDir Path dir) throws Exception {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        Results results;
+        try (PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8)) {
+            results = Benchmark.run(out, "quick", "out=" + dir, "progress=lines");
+        } finally {
+            System.out.print(bytes.toString(StandardCharsets.UTF_8));
+        }
+        String printed = bytes.toString(StandardCharsets.UTF_8);
+
+        assertEquals(Arrays.asList(Transport.values()), results.transports(), printed);
+        for (Transport t : Transport.values()) {
+            Results.PerTransport pt = results.get(t);
+            for (int size : Settings.RTT_SIZES) {
+                assertTrue(pt.hasRtt(size), t + " round trips of " + size);
+                checkRtt(t + " " + size + " B", pt.rtt(size));
+            }
+            for (int size : Settings.BANDWIDTH_SIZES) {
+                assertTrue(pt.hasBandwidth(size), t + " bandwidth " + size);
+                assertTrue(pt.bandwidth(size).megabytesPerSecond() > 0, t + " bandwidth " + size);
+                assertTrue(pt.bandwidth(size).cpuMicrosPerMegabyte() > 0, t + " CPU per MB " + size);
+            }
+            if (!t.isNetty()) {
+                continue;
+            }
+            for (int n : results.settings.connections) {
+                checkRtt(t + " " + n + " connections", pt.connectionsRtt(n));
+                assertTrue(pt.connectionsBandwidth(n).megabytesPerSecond() > 0, t + " " + n + " connections");
+            }
+            assertNotNull(pt.idle(), t + " idle CPU");
+            assertTrue(pt.idle().percentOfCore() >= 0, t + " idle CPU");
+        }
+        assertEquals(1000, results.settings.maxConnections());
+
+        assertTrue(printed.contains("Round trips of 64 B"), printed);
+        assertTrue(printed.contains("times better than epoll TCP"), printed);
+        assertTrue(printed.contains("Idle: CPU while 1000 connections"), printed);
+        assertTrue(printed.contains("Targets"), printed);
+        assertTrue(printed.contains("[100%]") || printed.contains("%] round 1/1"), "progress lines: " + printed);
+
+        List<Path> files;
+        try (Stream<Path> list = Files.list(dir)) {
+            files = list.sorted().collect(Collectors.toList());
+        }
+        assertEquals(2, files.size(), files.toString());
+        String json = Files.readString(files.get(0));
+        String svg = Files.readString(files.get(1));
+        assertTrue(files.get(0).toString().endsWith(".json") && files.get(1).toString().endsWith(".svg"));
+        for (Transport t : Transport.values()) {
+            assertTrue(json.contains('"' + t.key + '"'), t.key + " in " + json);
+            assertTrue(svg.contains(t.label.split(",")[0]), t.label + " in the chart");
+        }
+        assertTrue(json.contains("\"p99_9Us\"") && json.contains("\"ratioToEpollTcp\"")
+                && json.contains("\"targets\"") && json.contains("\"idle\""), json);
+        assertFalse(json.contains("NaN"), json);
+        assertTrue(svg.startsWith("<svg") && svg.trim().endsWith("</svg>"), svg);
+    }
+
+    private static void checkRtt(String what, Results.Rtt rtt) {
+        assertTrue(rtt.count() > 0, what);
+        double previous = 0;
+        for (double p : Report.PERCENTILES) {
+            double v = rtt.micros(p);
+            assertTrue(v > 0 && v >= previous, what + " p" + p + " = " + v);
+            previous = v;
+        }
+        assertTrue(rtt.maxMicros() >= previous, what + " max");
+        assertTrue(rtt.cpuMicrosPerRoundTrip() > 0, what + " CPU per round trip");
+    }
+
+    @Test
+    void argumentsAreChecked() {
+        assertThrows(IllegalArgumentException.class, () -> Settings.parse("bogus"));
+        assertThrows(IllegalArgumentException.class, () -> Settings.parse("rounds=0"));
+        assertThrows(IllegalArgumentException.class, () -> Settings.parse("transports=idts,tcp"));
+        Settings quick = Settings.parse("quick", "transports=epoll-tcp,idts-spin", "conns=100,1,10");
+        assertTrue(quick.quick);
+        assertEquals(1, quick.rounds);
+        assertEquals(Arrays.asList(Transport.IDTS_SPIN, Transport.EPOLL_TCP), quick.transports);
+        assertEquals(100, quick.maxConnections());
+        assertEquals(0, Settings.parse("conns=").connections.length);
+    }
+
+    @Test
+    void roundsRotateTheOrderOfTransports() {
+        List<Integer> order = Arrays.asList(1, 2, 3);
+        assertEquals(Arrays.asList(1, 2, 3), Benchmark.rotated(order, 0));
+        assertEquals(Arrays.asList(2, 3, 1), Benchmark.rotated(order, 1));
+        assertEquals(Arrays.asList(3, 1, 2), Benchmark.rotated(order, 2));
+    }
+
+    @Test
+    void ratiosSayTimesBetterThanTcp() {
+        assertEquals(10, Report.ratio(1, 10, true), 1e-9);   // 1 us against TCP's 10 us
+        assertEquals(2, Report.ratio(200, 100, false), 1e-9); // 200 MB/s against TCP's 100
+        assertTrue(Double.isNaN(Report.ratio(Double.NaN, 1, true)));
+        assertEquals("59x", Report.ratioText(59.2));
+        assertEquals("0.5x", Report.ratioText(0.5));
+    }
+
+    @Test
+    void jsonWritesNumbersStringsAndNulls() {
+        String json = Json.write(Map.of("a", List.of(1, 2.5, Double.NaN, "x\"y")));
+        assertEquals("{\n  \"a\": [1, 2.5, null, \"x\\\"y\"]\n}\n", json);
+        assertEquals("0.000125\n", Json.write(0.000125));
+    }
+}
