@@ -1,7 +1,6 @@
 package io.idts.channel;
 
 import io.idts.linux.LinuxHost;
-import io.idts.linux.NativeIoException;
 import io.idts.linux.ReceivedMessage;
 import io.idts.linux.UnixDomainSocket;
 import io.netty.buffer.ByteBuf;
@@ -240,9 +239,14 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLET));
         int livenessFd = connection.livenessFd();
         if (livenessFd >= 0 && socketWatch == null) {
-            socketWatch = handler.watch(new FdWatch(livenessFd, ops -> onSocketReady()),
-                    EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP));
+            socketWatch = watchSocket(livenessFd);
         }
+    }
+
+    /** Watches the rendezvous socket: the handshake reply while connecting, the peer's hang-up afterwards. */
+    private IoRegistration watchSocket(int fd) throws Exception {
+        return ioHandler().watch(new FdWatch(fd, ops -> onSocketReady()),
+                EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP));
     }
 
     private void cancelWatches() {
@@ -739,10 +743,8 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         byte[] probe = new byte[1];
         try {
             message = UnixDomainSocket.receive(connection.livenessFd(), probe, 0, probe.length, 0);
-        } catch (NativeIoException e) {
-            peerHungUp();
-            return;
         } catch (IOException e) {
+            // ECONNRESET and the like: the peer's end is gone, as with an orderly hang-up.
             peerHungUp();
             return;
         }
@@ -816,8 +818,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             eventLoop().schedule(this::retryConnect, BACKLOG_RETRY_MILLIS, TimeUnit.MILLISECONDS);
             return;
         }
-        socketWatch = ioHandler().watch(new FdWatch(connector.socketFd(), ops -> onSocketReady()),
-                EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP));
+        socketWatch = watchSocket(connector.socketFd());
     }
 
     private void retryConnect() {
@@ -848,10 +849,9 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             failConnect(t);
             return;
         }
-        // The socket watch stays: from now on it reports the peer's death.
+        // The socket watch stays (from now on it reports the peer's death); only the notifications are new.
         try {
-            notificationWatch = ioHandler().watch(new FdWatch(established.notificationFd(), ops -> onNotified()),
-                    EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLET));
+            watchConnection();
         } catch (Throwable t) {
             failConnect(t);
             return;
