@@ -2,7 +2,11 @@ package io.idts.channel;
 
 import io.idts.linux.EventFd;
 import io.idts.linux.FileDescriptors;
+import io.idts.linux.ReceivedMessage;
 import io.idts.linux.SharedMapping;
+import io.idts.linux.UnixDomainSocket;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.EpollIoOps;
 import io.netty.util.ReferenceCounted;
 
 import java.io.IOException;
@@ -21,6 +25,11 @@ final class HostConnection implements IdtsConnection {
     private final int waitFd;
     private final int signalFd;
     private final int socketFd;
+    private final byte[] probe = new byte[1];
+    private IoRegistration notificationWatch;
+    private IoRegistration socketWatch;
+    private Events events;
+    private boolean peerGoneReported;
     private boolean closed;
 
     /** Takes ownership of the mapping and the three descriptors. */
@@ -55,14 +64,60 @@ final class HostConnection implements IdtsConnection {
         return connector;
     }
 
-    @Override
-    public int notificationFd() {
-        return waitFd;
+    /** The rendezvous socket: the handshake's reply goes on it, and its hang-up means the peer is gone. */
+    int socketFd() {
+        return socketFd;
     }
 
     @Override
-    public int livenessFd() {
-        return socketFd;
+    public void watch(IdtsIoHandler handler, Events events) throws Exception {
+        this.events = events;
+        // Edge-triggered: every eventfd write is one event, and the counter need never be read back.
+        notificationWatch = handler.watch(new FdWatch(waitFd, ops -> events.notified()),
+                EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLET));
+        if (!peerGoneReported) {
+            socketWatch = handler.watch(new FdWatch(socketFd, ops -> onSocketReady()),
+                    EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP));
+        }
+    }
+
+    @Override
+    public void unwatch() {
+        if (notificationWatch != null) {
+            notificationWatch.cancel();
+            notificationWatch = null;
+        }
+        cancelSocketWatch();
+    }
+
+    private void cancelSocketWatch() {
+        if (socketWatch != null) {
+            socketWatch.cancel();
+            socketWatch = null;
+        }
+    }
+
+    /** The rendezvous socket is readable after the handshake: the peer hung up (or broke the protocol). */
+    private void onSocketReady() {
+        ReceivedMessage message;
+        try {
+            message = UnixDomainSocket.receive(socketFd, probe, 0, probe.length, 0);
+        } catch (IOException e) {
+            // ECONNRESET and the like: the peer's end is gone, as with an orderly hang-up.
+            message = null;
+        }
+        if (message != null && message.bytes() < 0) {
+            return;
+        }
+        // Either way the socket has nothing more to say; a level-triggered watch would keep reporting it.
+        cancelSocketWatch();
+        if (message != null && message.bytes() > 0) {
+            events.protocolViolation(new IdtsProtocolException(
+                    "the peer sent data on the rendezvous socket after the handshake"));
+        } else {
+            peerGoneReported = true;
+            events.peerGone();
+        }
     }
 
     @Override
@@ -76,6 +131,7 @@ final class HostConnection implements IdtsConnection {
             return;
         }
         closed = true;
+        unwatch();
         FileDescriptors.closeQuietly(waitFd);
         FileDescriptors.closeQuietly(signalFd);
         FileDescriptors.closeQuietly(socketFd);

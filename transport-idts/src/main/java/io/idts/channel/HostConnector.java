@@ -10,6 +10,8 @@ import io.idts.linux.PeerCredentials;
 import io.idts.linux.ReceivedMessage;
 import io.idts.linux.SharedMapping;
 import io.idts.linux.UnixDomainSocket;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.EpollIoOps;
 
 import java.io.IOException;
 import java.net.ConnectException;
@@ -19,18 +21,10 @@ import java.net.ConnectException;
  * region and the two eventfds, sends the HELLO that carries them, and turns the acceptor's reply into a
  * {@link HostConnection}.
  */
-final class HostConnector {
-
-    /** The acceptor's listen backlog is full; the connect may be retried until the connect timeout. */
-    static final class BacklogFullException extends ConnectException {
-        private static final long serialVersionUID = 1L;
-
-        BacklogFullException(String message) {
-            super(message);
-        }
-    }
+final class HostConnector implements IdtsBackend.PendingConnect {
 
     private final IdtsAddress remote;
+    private IoRegistration socketWatch;
     private int socketFd = -1;
     private int toAcceptorFd = -1;
     private int toConnectorFd = -1;
@@ -45,14 +39,19 @@ final class HostConnector {
     /**
      * Connects to {@code remote} and sends the HELLO, naming this side {@code local}.
      *
-     * @throws ConnectException if nobody listens on {@code remote} ({@link BacklogFullException} if its backlog is
-     *                          full), with a message naming the address
+     * {@code progress} runs on the loop when the acceptor replied or hung up.
+     *
+     * @throws ConnectException if nobody listens on {@code remote} ({@link IdtsBackend.BacklogFullException} if its
+     *                          backlog is full), with a message naming the address
      */
-    static HostConnector start(IdtsAddress remote, IdtsAddress local, int ringCapacity) throws IOException {
+    static HostConnector start(IdtsAddress remote, IdtsAddress local, int ringCapacity, IdtsIoHandler handler,
+                               Runnable progress) throws Exception {
         HostConnector connector = new HostConnector(remote);
         boolean success = false;
         try {
             connector.connectAndSendHello(local, ringCapacity);
+            connector.socketWatch = handler.watch(new FdWatch(connector.socketFd, ops -> progress.run()),
+                    EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP));
             success = true;
             return connector;
         } finally {
@@ -74,7 +73,7 @@ final class HostConnector {
                 throw refused;
             }
             if (e.errno() == Errno.EAGAIN) {
-                BacklogFullException busy = new BacklogFullException("the server at IDTS address " + remote
+                IdtsBackend.BacklogFullException busy = new IdtsBackend.BacklogFullException("the server at IDTS address " + remote
                         + " has a full connection backlog");
                 busy.initCause(e);
                 throw busy;
@@ -113,18 +112,14 @@ final class HostConnector {
         }
     }
 
-    /** The rendezvous socket: readable when the acceptor replied or hung up. */
-    int socketFd() {
-        return socketFd;
-    }
-
     /**
      * Reads the acceptor's reply.
      *
      * @return the established connection, or {@code null} if the reply has not arrived yet
      * @throws ConnectException if the acceptor rejected the connection or hung up
      */
-    HostConnection finish() throws IOException {
+    @Override
+    public HostConnection finish() throws IOException {
         ReceivedMessage message;
         try {
             message = UnixDomainSocket.receive(socketFd, reply, 0, reply.length, 0);
@@ -145,6 +140,8 @@ final class HostConnector {
             throw new ConnectException("connection to IDTS address " + remote + " refused: "
                     + HostHandshake.describeReply(reply[0]));
         }
+        // The connection watches the socket from now on, for the acceptor's hang-up.
+        cancelWatch();
         HostConnection connection =
                 new HostConnection(mapping, layout, true, toConnectorFd, toAcceptorFd, socketFd);
         // The connection owns them now.
@@ -155,8 +152,17 @@ final class HostConnector {
         return connection;
     }
 
+    private void cancelWatch() {
+        if (socketWatch != null) {
+            socketWatch.cancel();
+            socketWatch = null;
+        }
+    }
+
     /** Abandons the attempt, releasing whatever it made. Idempotent. */
-    void close() {
+    @Override
+    public void close() {
+        cancelWatch();
         if (mapping != null) {
             mapping.close();
             mapping = null;

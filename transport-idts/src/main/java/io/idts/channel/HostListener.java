@@ -9,17 +9,25 @@ import io.idts.linux.PeerCredentials;
 import io.idts.linux.ReceivedMessage;
 import io.idts.linux.SharedMapping;
 import io.idts.linux.UnixDomainSocket;
+import io.netty.channel.EventLoop;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.EpollIoOps;
+import io.netty.util.concurrent.Future;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.io.IOException;
 import java.net.BindException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
 
 /**
- * The accepting side of the host backend: the listening rendezvous socket, and the acceptor's half of the
- * handshake on each accepted socket ({@link #receiveHello(int)}).
+ * The accepting side of the host backend: the listening rendezvous socket, accepted as long as the server has room,
+ * and the acceptor's half of the handshake on each accepted socket ({@link #receiveHello(int, IdtsAddress)}).
  */
-final class HostListener {
+final class HostListener implements IdtsBackend.Listener {
 
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(HostListener.class);
 
@@ -27,22 +35,51 @@ final class HostListener {
     private static final int BACKLOG = 4096;
     private static final int REQUIRED_SEALS = MemFd.F_SEAL_SHRINK | MemFd.F_SEAL_GROW | MemFd.F_SEAL_SEAL;
 
+    /** How many connections the listening socket hands over per turn of the event loop, before others get a go. */
+    private static final int ACCEPTS_PER_TURN = 16;
+
     private final IdtsAddress address;
     private final int fd;
+    private final IdtsIoHandler handler;
+    private final EventLoop loop;
+    private final IdtsBackend.ListenerEvents events;
+    private final Set<PendingHandshake> handshakes = new HashSet<>();
+    private IoRegistration listenWatch;
+    private boolean acceptPaused;
+    private boolean closed;
 
-    private HostListener(IdtsAddress address, int fd) {
+    private HostListener(IdtsAddress address, int fd, IdtsIoHandler handler, EventLoop loop,
+                         IdtsBackend.ListenerEvents events) {
         this.address = address;
         this.fd = fd;
+        this.handler = handler;
+        this.loop = loop;
+        this.events = events;
     }
 
     /**
-     * Listens on {@code address}.
+     * Listens on {@code address}, and accepts connections on {@code loop} as long as {@code events} has room.
      *
      * @throws BindException if another server listens there already
      */
-    static HostListener listen(IdtsAddress address) throws IOException {
+    static HostListener listen(IdtsAddress address, IdtsIoHandler handler, EventLoop loop,
+                               IdtsBackend.ListenerEvents events) throws Exception {
+        HostListener listener = new HostListener(address, bind(address), handler, loop, events);
         try {
-            return new HostListener(address, UnixDomainSocket.listen(address.abstractSocketName(), BACKLOG));
+            // Edge-triggered: while the server has no room, connections wait in the listening socket's backlog and
+            // resume() accepts again.
+            listener.listenWatch = handler.watch(new FdWatch(listener.fd, ops -> listener.acceptReady()),
+                    EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLET));
+        } catch (Exception e) {
+            listener.close();
+            throw e;
+        }
+        return listener;
+    }
+
+    private static int bind(IdtsAddress address) throws IOException {
+        try {
+            return UnixDomainSocket.listen(address.abstractSocketName(), BACKLOG);
         } catch (NativeIoException e) {
             if (e.errno() == Errno.EADDRINUSE) {
                 BindException inUse = new BindException("IDTS address " + address
@@ -54,39 +91,153 @@ final class HostListener {
         }
     }
 
-    /** The listening socket, readable when connections wait. */
-    int fd() {
-        return fd;
+    /** The listening socket is readable: takes connections from it and starts their handshakes, room permitting. */
+    private void acceptReady() {
+        if (closed) {
+            return;
+        }
+        boolean drained = false;
+        try {
+            for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
+                if (events.room() - handshakes.size() <= 0) {
+                    // The rest waits in the socket's backlog; resume() comes back when room comes free.
+                    acceptPaused = true;
+                    return;
+                }
+                int socket = UnixDomainSocket.accept(fd);
+                if (socket < 0) {
+                    drained = true;
+                    break;
+                }
+                startHandshake(socket);
+            }
+        } catch (IOException e) {
+            drained = true;
+            events.failed(e);
+        }
+        if (!drained && !closed) {
+            // A burst larger than one turn's worth may still wait, and no new edge will tell us.
+            loop.execute(this::acceptReady);
+        }
     }
 
-    /** Accepts one waiting connection: its socket, or {@code -1} if none waits. */
-    int accept() throws IOException {
-        return UnixDomainSocket.accept(fd);
+    @Override
+    public void resume() {
+        if (acceptPaused && !closed && events.room() - handshakes.size() > 0) {
+            acceptPaused = false;
+            loop.execute(this::acceptReady);
+        }
     }
 
-    void close() {
+    private void startHandshake(int socket) {
+        PendingHandshake handshake = new PendingHandshake(socket);
+        try {
+            handshake.watch = handler.watch(
+                    new FdWatch(socket, ops -> handshake.ready()), EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP));
+        } catch (Exception e) {
+            logger.warn("Could not watch an accepted IDTS connection on {}", address, e);
+            FileDescriptors.closeQuietly(socket);
+            return;
+        }
+        handshake.timeout = loop.schedule(handshake::expire, HostHandshake.HELLO_TIMEOUT_MILLIS,
+                TimeUnit.MILLISECONDS);
+        handshakes.add(handshake);
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (listenWatch != null) {
+            listenWatch.cancel();
+            listenWatch = null;
+        }
         FileDescriptors.closeQuietly(fd);
+        for (PendingHandshake handshake : new ArrayList<>(handshakes)) {
+            handshake.abort();
+        }
+    }
+
+    /** An accepted socket whose HELLO has not arrived yet. */
+    private final class PendingHandshake {
+        private final int socket;
+        IoRegistration watch;
+        Future<?> timeout;
+
+        PendingHandshake(int socket) {
+            this.socket = socket;
+        }
+
+        void ready() {
+            Accepted accepted;
+            try {
+                accepted = receiveHello(socket, address);
+                if (accepted == null) {
+                    return;
+                }
+            } catch (HostHandshake.Rejection | IOException e) {
+                logger.debug("IDTS handshake on {} failed: {}", address, e.getMessage());
+                abort();
+                return;
+            }
+            finish();
+            events.accepted(accepted);
+        }
+
+        void expire() {
+            if (handshakes.contains(this)) {
+                logger.warn("Dropped a connection to {}: no IDTS handshake within {} ms", address,
+                        HostHandshake.HELLO_TIMEOUT_MILLIS);
+                abort();
+            }
+        }
+
+        /** The connection owns the socket now: stop watching it, keep it open. */
+        private void finish() {
+            handshakes.remove(this);
+            watch.cancel();
+            timeout.cancel(false);
+        }
+
+        void abort() {
+            finish();
+            FileDescriptors.closeQuietly(socket);
+            resume();
+        }
     }
 
     /**
-     * A HELLO taken in: the connection it set up and the connector's local service name. The connector waits for
+     * A HELLO taken in: the connection it set up and the connector's address. The connector waits for
      * {@link #confirm()}, sent once this side has taken over its lines of the region and is {@code OPEN}.
      */
-    static final class Accepted {
+    static final class Accepted implements IdtsBackend.Accepted {
         private static final byte[] ACCEPTED_REPLY = { HostHandshake.ACCEPTED };
         private static final int[] NO_FDS = new int[0];
 
-        final HostConnection connection;
-        final String peerName;
+        private final HostConnection connection;
+        private final IdtsAddress peerAddress;
 
-        Accepted(HostConnection connection, String peerName) {
+        Accepted(HostConnection connection, IdtsAddress peerAddress) {
             this.connection = connection;
-            this.peerName = peerName;
+            this.peerAddress = peerAddress;
+        }
+
+        @Override
+        public IdtsConnection connection() {
+            return connection;
+        }
+
+        @Override
+        public IdtsAddress peerAddress() {
+            return peerAddress;
         }
 
         /** Sends the ACCEPTED reply that makes the connector's channel active. */
-        void confirm() throws IOException {
-            if (UnixDomainSocket.send(connection.livenessFd(), ACCEPTED_REPLY, 0, 1, NO_FDS) != 1) {
+        @Override
+        public void confirm() throws IOException {
+            if (UnixDomainSocket.send(connection.socketFd(), ACCEPTED_REPLY, 0, 1, NO_FDS) != 1) {
                 throw new IOException("could not send the IDTS handshake reply");
             }
         }
@@ -102,7 +253,7 @@ final class HostListener {
      * @throws HostHandshake.Rejection if the HELLO was refused (the rejection code was sent back)
      * @throws IOException if the connector hung up or the socket failed
      */
-    static Accepted receiveHello(int socketFd) throws IOException, HostHandshake.Rejection {
+    static Accepted receiveHello(int socketFd, IdtsAddress local) throws IOException, HostHandshake.Rejection {
         byte[] hello = new byte[HostHandshake.HELLO_MAX_SIZE];
         ReceivedMessage message =
                 UnixDomainSocket.receive(socketFd, hello, 0, hello.length, HostHandshake.FD_COUNT);
@@ -156,7 +307,7 @@ final class HostListener {
                     new HostConnection(mapping, layout, false, toAcceptorFd, toConnectorFd, socketFd);
             FileDescriptors.closeQuietly(regionFd);
             success = true;
-            return new Accepted(connection, peerName);
+            return new Accepted(connection, local.sibling(peerName));
         } catch (HostHandshake.Rejection rejection) {
             byte[] code = { rejection.code() };
             try {

@@ -7,9 +7,11 @@ import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.util.Objects;
 
 /**
- * The address of an IDTS endpoint: a service name in a rendezvous directory.
+ * The address of an IDTS endpoint: a service name in a rendezvous directory (host backend: processes of one Linux
+ * host), or a service name in a Xen domain (Xen backend: {@link #xen(int, String)}).
  *
  * <p>A server binds {@code IdtsAddress.of("orders")}; a client in another process of the same user connects to the
  * same address. The rendezvous directory only namespaces the names: the host backend listens on a Unix-domain
@@ -21,6 +23,12 @@ import java.nio.file.Paths;
  * <p>Value semantics: two addresses are equal when their directory and service are. The string form, returned by
  * {@link #toString()} and read by {@link #parse(String)}, is the directory and the service joined by a slash,
  * {@code /run/user/1000/idts/orders}.
+ *
+ * <p>A Xen address names a domain by its id and a service in it: {@code IdtsAddress.xen(0, "orders")} is the service
+ * {@code orders} that a server in dom0 listens on, published in XenStore; a client in any domain that may share
+ * pages with dom0 connects to it. Its string form is {@code xen:<domid>/<service>}, {@code xen:0/orders}. The
+ * backend is chosen by the address: a Xen address needs Xen ({@code /dev/xen/*} and Xen's libraries), a host
+ * address needs only Linux.
  */
 public final class IdtsAddress extends SocketAddress {
     private static final long serialVersionUID = 1L;
@@ -30,16 +38,31 @@ public final class IdtsAddress extends SocketAddress {
     /** Longest service name, in characters. */
     public static final int MAX_SERVICE_LENGTH = 64;
 
+    /** Prefix of the string form of Xen addresses. */
+    private static final String XEN_PREFIX = "xen:";
+    /** Largest domain id Xen assigns to a domain (DOMID_FIRST_RESERVED - 1). */
+    static final int MAX_DOMID = 0x7FEF;
+
     /** Prefix of the abstract socket names, so that IDTS names do not collide with other programs' names. */
     private static final String ABSTRACT_NAME_PREFIX = "idts:";
     /** sun_path holds 108 bytes; the abstract namespace uses the first for its NUL marker. */
     private static final int MAX_ABSTRACT_NAME_BYTES = 107;
 
+    /** The rendezvous directory of a host address; {@code null} for a Xen address. */
     private final String directory;
+    /** The domain of a Xen address; {@code -1} for a host address. */
+    private final int domid;
     private final String service;
+
+    private IdtsAddress(int domid, String service) {
+        this.directory = null;
+        this.domid = domid;
+        this.service = service;
+    }
 
     private IdtsAddress(String directory, String service) {
         this.directory = directory;
+        this.domid = -1;
         this.service = service;
         int nameBytes = abstractSocketName().getBytes(StandardCharsets.UTF_8).length;
         if (nameBytes > MAX_ABSTRACT_NAME_BYTES) {
@@ -60,13 +83,25 @@ public final class IdtsAddress extends SocketAddress {
     }
 
     /**
-     * Reads the string form: a bare service name ({@code orders}, in the default rendezvous directory) or an absolute
-     * path whose last element is the service ({@code /run/idts/orders}).
+     * The address of {@code service} in the Xen domain {@code domid}, for the Xen backend.
      *
-     * @throws IllegalArgumentException if {@code text} is neither, saying why
+     * @param domid the id of the domain whose server listens on the service (0 for dom0), 0 to {@value #MAX_DOMID}
+     */
+    public static IdtsAddress xen(int domid, String service) {
+        return new IdtsAddress(checkDomid(domid), checkService(service));
+    }
+
+    /**
+     * Reads the string form: a bare service name ({@code orders}, in the default rendezvous directory), an absolute
+     * path whose last element is the service ({@code /run/idts/orders}), or a Xen address ({@code xen:0/orders}).
+     *
+     * @throws IllegalArgumentException if {@code text} is none of these, saying why
      */
     public static IdtsAddress parse(String text) {
         ObjectUtil.checkNotNull(text, "text");
+        if (text.startsWith(XEN_PREFIX)) {
+            return parseXen(text);
+        }
         int slash = text.lastIndexOf('/');
         if (slash < 0) {
             return of(text);
@@ -79,24 +114,52 @@ public final class IdtsAddress extends SocketAddress {
         return of(Paths.get(dir), text.substring(slash + 1));
     }
 
+    private static IdtsAddress parseXen(String text) {
+        int slash = text.indexOf('/');
+        String domain = slash < 0 ? "" : text.substring(XEN_PREFIX.length(), slash);
+        int domid = -1;
+        if (!domain.isEmpty() && domain.length() <= 5 && domain.chars().allMatch(c -> c >= '0' && c <= '9')) {
+            domid = Integer.parseInt(domain);
+        }
+        if (domid < 0 || domid > MAX_DOMID) {
+            throw new IllegalArgumentException("not an IDTS Xen address: '" + text
+                    + "' (expected xen:<domid>/<service> with a domain id from 0 to " + MAX_DOMID
+                    + ", like 'xen:0/orders')");
+        }
+        return xen(domid, text.substring(slash + 1));
+    }
+
     /** The service name. */
     public String service() {
         return service;
     }
 
-    /** The rendezvous directory, an absolute path. */
+    /** {@code true} for an address of the Xen backend ({@link #xen(int, String)}). */
+    public boolean isXen() {
+        return directory == null;
+    }
+
+    /** The domain of a Xen address; {@code -1} for a host address. */
+    public int domid() {
+        return domid;
+    }
+
+    /** The rendezvous directory of a host address, an absolute path; {@code null} for a Xen address. */
     public Path rendezvousDirectory() {
-        return Paths.get(directory);
+        return directory == null ? null : Paths.get(directory);
     }
 
     /** The name of the listening socket in Linux's abstract namespace, without its leading NUL. */
     String abstractSocketName() {
+        if (directory == null) {
+            throw new IllegalStateException("a Xen address has no socket name: " + this);
+        }
         return ABSTRACT_NAME_PREFIX + toString();
     }
 
-    /** The address of another service in the same rendezvous directory. */
+    /** The address of another service in the same rendezvous directory, or the same domain. */
     IdtsAddress sibling(String otherService) {
-        return new IdtsAddress(directory, checkService(otherService));
+        return directory == null ? xen(domid, otherService) : new IdtsAddress(directory, checkService(otherService));
     }
 
     /** Returns {@code true} if {@code name} may be a service name. */
@@ -123,6 +186,13 @@ public final class IdtsAddress extends SocketAddress {
                     + MAX_SERVICE_LENGTH + " characters from A-Z a-z 0-9 . _ - (and not '.' or '..')");
         }
         return service;
+    }
+
+    private static int checkDomid(int domid) {
+        if (domid < 0 || domid > MAX_DOMID) {
+            throw new IllegalArgumentException("invalid Xen domain id " + domid + ": use 0 to " + MAX_DOMID);
+        }
+        return domid;
     }
 
     private static String checkDirectory(Path directory) {
@@ -159,16 +229,20 @@ public final class IdtsAddress extends SocketAddress {
             return false;
         }
         IdtsAddress that = (IdtsAddress) o;
-        return directory.equals(that.directory) && service.equals(that.service);
+        return domid == that.domid && Objects.equals(directory, that.directory)
+                && service.equals(that.service);
     }
 
     @Override
     public int hashCode() {
-        return 31 * directory.hashCode() + service.hashCode();
+        return 31 * (directory == null ? domid : directory.hashCode()) + service.hashCode();
     }
 
     @Override
     public String toString() {
+        if (directory == null) {
+            return XEN_PREFIX + domid + '/' + service;
+        }
         return "/".equals(directory) ? "/" + service : directory + '/' + service;
     }
 }

@@ -1,8 +1,6 @@
 package io.idts.channel;
 
 import io.idts.linux.LinuxHost;
-import io.idts.linux.ReceivedMessage;
-import io.idts.linux.UnixDomainSocket;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.AbstractChannel;
@@ -19,7 +17,6 @@ import io.netty.channel.IoEvent;
 import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.RecvByteBufAllocator;
-import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.channel.socket.DuplexChannel;
@@ -83,9 +80,8 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private RingReader reader;
     private RingWriter writer;
     private IoRegistration registration;
-    private IoRegistration notificationWatch;
-    private IoRegistration socketWatch;
-    private HostConnector connector;
+    private boolean watching;
+    private IdtsBackend.PendingConnect connector;
     private IdtsAddress requestedRemoteAddress;
     private ChannelPromise connectPromise;
     private Future<?> connectTimeoutFuture;
@@ -98,6 +94,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     /** Zero-copy read bookkeeping, made at the first view; {@code null} while every read copied. */
     private RingViews views;
     private final Runnable viewsReleased = this::viewsReleased;
+    private final IdtsConnection.Events connectionEvents = new ConnectionEvents();
     /** The transmit claim buffer, reused while nobody retains it past its commit or abort. */
     private RingBuf claimBuf;
     private long claimAddress;
@@ -231,32 +228,16 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         return registration.attachment();
     }
 
-    /** Watches the peer's notifications and the socket whose hang-up tells that the peer is gone. */
+    /** Has the connection report the peer's notifications and death to this channel. */
     private void watchConnection() throws Exception {
-        IdtsIoHandler handler = ioHandler();
-        // Edge-triggered: every eventfd write is one event, and the counter need never be read back.
-        notificationWatch = handler.watch(new FdWatch(connection.notificationFd(), ops -> onNotified()),
-                EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLET));
-        int livenessFd = connection.livenessFd();
-        if (livenessFd >= 0 && socketWatch == null) {
-            socketWatch = watchSocket(livenessFd);
-        }
-    }
-
-    /** Watches the rendezvous socket: the handshake reply while connecting, the peer's hang-up afterwards. */
-    private IoRegistration watchSocket(int fd) throws Exception {
-        return ioHandler().watch(new FdWatch(fd, ops -> onSocketReady()),
-                EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP));
+        connection.watch(ioHandler(), connectionEvents);
+        watching = true;
     }
 
     private void cancelWatches() {
-        if (notificationWatch != null) {
-            notificationWatch.cancel();
-            notificationWatch = null;
-        }
-        if (socketWatch != null) {
-            socketWatch.cancel();
-            socketWatch = null;
+        if (watching) {
+            watching = false;
+            connection.unwatch();
         }
     }
 
@@ -594,8 +575,22 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         }
     }
 
-    private void onNotified() {
-        poll();
+    /** What the connection reports, on the event loop. */
+    private final class ConnectionEvents implements IdtsConnection.Events {
+        @Override
+        public void notified() {
+            poll();
+        }
+
+        @Override
+        public void peerGone() {
+            IdtsChannel.this.peerGone();
+        }
+
+        @Override
+        public void protocolViolation(IdtsProtocolException cause) {
+            IdtsChannel.this.protocolViolation(cause);
+        }
     }
 
     /**
@@ -730,40 +725,13 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         unsafe().close(unsafe().voidPromise());
     }
 
-    /** The rendezvous socket is readable: the handshake reply, or (afterwards) the peer's hang-up. */
-    private void onSocketReady() {
-        if (state == State.CONNECTING) {
-            finishConnect();
-            return;
-        }
+    /**
+     * The backend says the peer is gone. If the peer closed the channel first, the ring says so and the ordinary
+     * end-of-stream path handles it; otherwise its process (or domain) died.
+     */
+    private void peerGone() {
         if (connection == null) {
             return;
-        }
-        ReceivedMessage message;
-        byte[] probe = new byte[1];
-        try {
-            message = UnixDomainSocket.receive(connection.livenessFd(), probe, 0, probe.length, 0);
-        } catch (IOException e) {
-            // ECONNRESET and the like: the peer's end is gone, as with an orderly hang-up.
-            peerHungUp();
-            return;
-        }
-        if (message.bytes() == 0) {
-            peerHungUp();
-        } else if (message.bytes() > 0) {
-            protocolViolation(new IdtsProtocolException(
-                    "the peer sent data on the rendezvous socket after the handshake"));
-        }
-    }
-
-    /**
-     * The peer's end of the rendezvous socket closed. If the peer closed the channel first, the ring says so and
-     * the ordinary end-of-stream path handles it; otherwise its process died.
-     */
-    private void peerHungUp() {
-        if (socketWatch != null) {
-            socketWatch.cancel();
-            socketWatch = null;
         }
         try {
             if (reader.peerState() == RegionLayout.STATE_CLOSED) {
@@ -783,6 +751,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             return;
         }
         IdtsPeerGoneException gone = new IdtsPeerGoneException("the peer of " + this + " is gone: its process "
+                + (remoteAddress.isXen() ? "or domain " : "")
                 + "exited or was killed without closing the channel (" + (reader.position() - deliveredBefore)
                 + " bytes it wrote before were delivered)");
         pipeline().fireExceptionCaught(gone);
@@ -812,13 +781,12 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
 
     private void startConnect() throws Exception {
         try {
-            connector = HostConnector.start(requestedRemoteAddress, localAddress, config.getRingCapacity());
-        } catch (HostConnector.BacklogFullException e) {
+            connector = IdtsBackend.of(requestedRemoteAddress).connect(requestedRemoteAddress, localAddress,
+                    config.getRingCapacity(), ioHandler(), this::finishConnect);
+        } catch (IdtsBackend.BacklogFullException e) {
             // The server is flooded with connects; try again shortly, until the connect timeout fires.
             eventLoop().schedule(this::retryConnect, BACKLOG_RETRY_MILLIS, TimeUnit.MILLISECONDS);
-            return;
         }
-        socketWatch = watchSocket(connector.socketFd());
     }
 
     private void retryConnect() {
@@ -834,10 +802,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
 
     private void finishConnect() {
         ChannelPromise promise = connectPromise;
-        if (promise == null) {
+        if (promise == null || state != State.CONNECTING || connector == null) {
             return;
         }
-        HostConnection established;
+        IdtsConnection established;
         try {
             established = connector.finish();
             if (established == null) {
@@ -849,7 +817,6 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             failConnect(t);
             return;
         }
-        // The socket watch stays (from now on it reports the peer's death); only the notifications are new.
         try {
             watchConnection();
         } catch (Throwable t) {
@@ -1040,7 +1007,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                     doBind(local);
                 }
                 if (localAddress == null) {
-                    localAddress = remoteAddress.sibling(
+                    localAddress = IdtsBackend.of(remoteAddress).clientAddress(remoteAddress,
                             "client-" + LinuxHost.pid() + '-' + CLIENT_SEQUENCE.incrementAndGet());
                 }
                 requestedRemoteAddress = remoteAddress;

@@ -7,8 +7,9 @@ import java.nio.ByteBuffer;
 
 /**
  * One established connection as a backend hands it to {@link IdtsChannel}: the shared region and the means to
- * notify the peer and to learn of its death. This is the backend SPI; the host backend (memfd, eventfd, Unix
- * socket) implements it in {@link HostConnection}.
+ * notify the peer and to learn of its death. This is the backend SPI's connection (see {@link IdtsBackend}); the
+ * host backend (memfd, eventfd, Unix socket) implements it in {@link HostConnection}, the Xen backend (grant-shared
+ * pages, an event channel, XenStore) in {@link XenConnection}.
  */
 interface IdtsConnection {
 
@@ -31,11 +32,14 @@ interface IdtsConnection {
     /** {@code true} on the side that connected (it writes ring 0), {@code false} on the accepting side. */
     boolean isConnector();
 
-    /** A descriptor that becomes readable (watched edge-triggered) when the peer notifies us. */
-    int notificationFd();
+    /**
+     * Starts reporting the peer's notifications and its death to {@code events}, on the event loop of
+     * {@code handler}, whose channel owns this connection now. Called once the channel is registered.
+     */
+    void watch(IdtsIoHandler handler, Events events) throws Exception;
 
-    /** A descriptor whose hang-up means the peer is gone, or {@code -1} if the backend has none. */
-    int livenessFd();
+    /** Stops reporting events; {@link #watch} may be called again (the channel moved to another loop). */
+    void unwatch();
 
     /** Wakes the peer. Called only when the peer asked for it (its wake-me flag) or its state changed. */
     void notifyPeer() throws IOException;
@@ -45,4 +49,19 @@ interface IdtsConnection {
      * region (which unmaps it unless views still hold it). Idempotent.
      */
     void close();
+
+    /** What a connection reports to its channel. */
+    interface Events {
+        /** The peer notified: its ring state changed, or it published bytes or space we asked to hear of. */
+        void notified();
+
+        /**
+         * The peer is gone without closing its side of the region in order: its process or domain ended. Reported
+         * once. The channel reads what the ring still holds and closes.
+         */
+        void peerGone();
+
+        /** The peer broke the protocol outside the rings (the handshake's rendezvous, say). */
+        void protocolViolation(IdtsProtocolException cause);
+    }
 }

@@ -1,6 +1,5 @@
 package io.idts.channel;
 
-import io.idts.linux.FileDescriptors;
 import io.netty.channel.AbstractServerChannel;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
@@ -10,18 +9,12 @@ import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.ServerChannel;
-import io.netty.channel.epoll.EpollIoOps;
-import io.netty.util.concurrent.Future;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.io.IOException;
 import java.net.SocketAddress;
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.HashSet;
-import java.util.Set;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A {@link ServerChannel} that accepts {@link IdtsChannel}s on an {@link IdtsAddress}:
@@ -39,22 +32,16 @@ public final class IdtsServerChannel extends AbstractServerChannel {
 
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(IdtsServerChannel.class);
 
-    /** How many connections the listening socket hands over per turn of the event loop, before others get a go. */
-    private static final int ACCEPTS_PER_TURN = 16;
-
     private final IdtsServerChannelConfig config = new IdtsServerChannelConfig(this);
-    private final Set<PendingHandshake> handshakes = new HashSet<>();
     /** Handshaken connections not read yet: the accept queue of a listening socket. */
     private final ArrayDeque<IdtsChannel> acceptQueue = new ArrayDeque<>();
     private volatile boolean open = true;
     private volatile IdtsAddress localAddress;
 
     // Touched on the event loop only.
-    private HostListener listener;
+    private IdtsBackend.Listener listener;
     private IoRegistration registration;
-    private IoRegistration listenWatch;
     private boolean readPending;
-    private boolean acceptPaused;
 
     /** A server channel to be bound; {@code ServerBootstrap} makes it by reflection. */
     public IdtsServerChannel() {
@@ -128,33 +115,18 @@ public final class IdtsServerChannel extends AbstractServerChannel {
                     + (localAddress == null ? "null" : localAddress.getClass().getName()));
         }
         IdtsAddress address = (IdtsAddress) localAddress;
-        HostListener listener = HostListener.listen(address);
-        try {
-            // Edge-triggered: while the accept queue is full, connections wait in the listening socket's backlog and
-            // acceptReady() is run again when room comes free.
-            listenWatch = ((IdtsIoHandler) registration.attachment()).watch(
-                    new FdWatch(listener.fd(), ops -> acceptReady()), EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLET));
-        } catch (Exception e) {
-            listener.close();
-            throw e;
-        }
-        this.listener = listener;
+        listener = IdtsBackend.of(address).listen(address, (IdtsIoHandler) registration.attachment(), eventLoop(),
+                new AcceptEvents());
         this.localAddress = address;
     }
 
     @Override
     protected void doClose() {
         open = false;
-        if (listenWatch != null) {
-            listenWatch.cancel();
-            listenWatch = null;
-        }
         if (listener != null) {
+            // Drops the handshakes under way, too.
             listener.close();
             listener = null;
-        }
-        for (PendingHandshake handshake : new ArrayList<>(handshakes)) {
-            handshake.abort();
         }
         // As a listening socket that closes drops the connections it had not handed over. The children were never
         // registered: closing them tells their peers (CLOSED in the ring) and releases their regions.
@@ -178,42 +150,10 @@ public final class IdtsServerChannel extends AbstractServerChannel {
         return Math.max(1, config.getBacklog());
     }
 
-    /** The listening socket is readable: takes connections from it and starts their handshakes, room permitting. */
-    private void acceptReady() {
-        if (listener == null) {
-            return;
-        }
-        boolean drained = false;
-        try {
-            for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
-                if (handshakes.size() + acceptQueue.size() >= backlogLimit()) {
-                    // The rest waits in the socket's backlog; resumeAccepting() comes back when room comes free.
-                    acceptPaused = true;
-                    return;
-                }
-                int fd = listener.accept();
-                if (fd < 0) {
-                    drained = true;
-                    break;
-                }
-                startHandshake(fd);
-            }
-        } catch (IOException e) {
-            drained = true;
-            logger.warn("Failed to accept a connection on {}", this, e);
-            pipeline().fireExceptionCaught(e);
-        }
-        if (!drained && listener != null) {
-            // A burst larger than one turn's worth may still wait, and no new edge will tell us.
-            eventLoop().execute(this::acceptReady);
-        }
-    }
-
     /** A handshake ended or a waiting connection was read: accepting goes on if it stopped for want of room. */
     private void resumeAccepting() {
-        if (acceptPaused && listener != null && handshakes.size() + acceptQueue.size() < backlogLimit()) {
-            acceptPaused = false;
-            eventLoop().execute(this::acceptReady);
+        if (listener != null) {
+            listener.resume();
         }
     }
 
@@ -243,84 +183,38 @@ public final class IdtsServerChannel extends AbstractServerChannel {
         }
     }
 
-    private void startHandshake(int fd) {
-        PendingHandshake handshake = new PendingHandshake(fd);
-        try {
-            handshake.watch = ((IdtsIoHandler) registration.attachment()).watch(
-                    new FdWatch(fd, ops -> handshake.ready()), EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP));
-        } catch (Exception e) {
-            logger.warn("Could not watch an accepted IDTS connection on {}", this, e);
-            FileDescriptors.closeQuietly(fd);
-            return;
-        }
-        handshake.timeout = eventLoop().schedule(handshake::expire, HostHandshake.HELLO_TIMEOUT_MILLIS,
-                TimeUnit.MILLISECONDS);
-        handshakes.add(handshake);
-    }
-
-    private void accepted(HostListener.Accepted accepted) {
-        IdtsChannel child;
-        try {
-            // The child takes over its lines of the region and becomes OPEN before the connector hears ACCEPTED.
-            child = new IdtsChannel(this, accepted.connection, localAddress, localAddress.sibling(accepted.peerName));
-            accepted.confirm();
-        } catch (IOException e) {
-            accepted.connection.close();
-            logger.warn("Dropped an IDTS connection on {}: {}", this, e.getMessage());
-            resumeAccepting();
-            return;
-        }
-        // The connector is connected now, as a TCP client is once the kernel has queued its connection; the child
-        // reaches the pipeline when the channel reads.
-        acceptQueue.add(child);
-        readAccepted();
-    }
-
-    /** An accepted socket whose HELLO has not arrived yet. */
-    private final class PendingHandshake {
-        private final int fd;
-        IoRegistration watch;
-        Future<?> timeout;
-
-        PendingHandshake(int fd) {
-            this.fd = fd;
+    /** What the backend's listener reports: room in the backlog, handshakes completed, failures. */
+    private final class AcceptEvents implements IdtsBackend.ListenerEvents {
+        @Override
+        public int room() {
+            return backlogLimit() - acceptQueue.size();
         }
 
-        void ready() {
-            HostListener.Accepted accepted;
+        @Override
+        public void accepted(IdtsBackend.Accepted accepted) {
+            IdtsChannel child;
             try {
-                accepted = HostListener.receiveHello(fd);
-                if (accepted == null) {
-                    return;
-                }
-            } catch (HostHandshake.Rejection | IOException e) {
-                logger.debug("IDTS handshake on {} failed: {}", IdtsServerChannel.this, e.getMessage());
-                abort();
+                // The child takes over its lines of the region and becomes OPEN before the connector hears that it
+                // is accepted.
+                child = new IdtsChannel(IdtsServerChannel.this, accepted.connection(), localAddress,
+                        accepted.peerAddress());
+                accepted.confirm();
+            } catch (IOException e) {
+                accepted.connection().close();
+                logger.warn("Dropped an IDTS connection on {}: {}", IdtsServerChannel.this, e.getMessage());
+                resumeAccepting();
                 return;
             }
-            finish();
-            accepted(accepted);
+            // The connector is connected now, as a TCP client is once the kernel has queued its connection; the
+            // child reaches the pipeline when the channel reads.
+            acceptQueue.add(child);
+            readAccepted();
         }
 
-        void expire() {
-            if (handshakes.contains(this)) {
-                logger.warn("Dropped a connection to {}: no IDTS handshake within {} ms", IdtsServerChannel.this,
-                        HostHandshake.HELLO_TIMEOUT_MILLIS);
-                abort();
-            }
-        }
-
-        /** The connection owns the socket now: stop watching it, keep it open. */
-        private void finish() {
-            handshakes.remove(this);
-            watch.cancel();
-            timeout.cancel(false);
-        }
-
-        void abort() {
-            finish();
-            FileDescriptors.closeQuietly(fd);
-            resumeAccepting();
+        @Override
+        public void failed(Throwable cause) {
+            logger.warn("Failed to accept a connection on {}", IdtsServerChannel.this, cause);
+            pipeline().fireExceptionCaught(cause);
         }
     }
 

@@ -185,4 +185,38 @@ final class IdtsAddressTest {
             assertEquals(address.toString(), copy.toString());
         }
     }
+
+    @Test
+    void xenAddressHasADomainAndAStringForm() {
+        IdtsAddress address = IdtsAddress.xen(5, "orders");
+        assertTrue(address.isXen());
+        assertEquals(5, address.domid());
+        assertEquals("orders", address.service());
+        assertEquals(null, address.rendezvousDirectory());
+        assertEquals("xen:5/orders", address.toString());
+        assertEquals(address, IdtsAddress.parse("xen:5/orders"));
+        assertEquals(address.hashCode(), IdtsAddress.parse("xen:5/orders").hashCode());
+        assertEquals(IdtsAddress.xen(0, "a"), IdtsAddress.parse(IdtsAddress.xen(0, "a").toString()));
+        assertEquals(IdtsAddress.xen(5, "client-1"), address.sibling("client-1"));
+        assertNotEquals(address, IdtsAddress.xen(6, "orders"));
+        assertNotEquals(address, IdtsAddress.xen(5, "order"));
+        assertNotEquals(address, IdtsAddress.of(Paths.get("/xen:5"), "orders"));
+        assertEquals(-1, IdtsAddress.of(Paths.get("/run"), "orders").domid());
+        assertThrows(IllegalStateException.class, address::abstractSocketName);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"xen:", "xen:/orders", "xen:-1/orders", "xen:32752/orders", "xen:99999/orders",
+            "xen:5", "xen:5/", "xen:5/a/b", "xen:x/orders", "xen: 5/orders", "xen:123456/orders"})
+    void badXenAddressesAreRefusedWithTheExpectedForm(String text) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> IdtsAddress.parse(text));
+        assertTrue(e.getMessage().contains(text) || e.getMessage().contains("service name"), e.getMessage());
+    }
+
+    @Test
+    void xenDomainIdsAreChecked() {
+        assertThrows(IllegalArgumentException.class, () -> IdtsAddress.xen(-1, "orders"));
+        assertThrows(IllegalArgumentException.class, () -> IdtsAddress.xen(IdtsAddress.MAX_DOMID + 1, "orders"));
+        assertEquals(IdtsAddress.MAX_DOMID, IdtsAddress.xen(IdtsAddress.MAX_DOMID, "orders").domid());
+    }
 }
