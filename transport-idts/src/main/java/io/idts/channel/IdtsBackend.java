@@ -18,7 +18,7 @@ interface IdtsBackend {
 
     /** The backend that serves {@code address}. */
     static IdtsBackend of(IdtsAddress address) {
-        return HostBackend.INSTANCE;
+        return address.isXen() ? XenBackend.INSTANCE : HostBackend.INSTANCE;
     }
 
     /**

@@ -782,7 +782,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private void startConnect() throws Exception {
         try {
             connector = IdtsBackend.of(requestedRemoteAddress).connect(requestedRemoteAddress, localAddress,
-                    config.getRingCapacity(), ioHandler(), this::finishConnect);
+                    config.ringCapacityFor(requestedRemoteAddress), ioHandler(), this::finishConnect);
         } catch (IdtsBackend.BacklogFullException e) {
             // The server is flooded with connects; try again shortly, until the connect timeout fires.
             eventLoop().schedule(this::retryConnect, BACKLOG_RETRY_MILLIS, TimeUnit.MILLISECONDS);
