@@ -400,8 +400,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     /**
-     * The ring is full: publishes what was written so the peer can drain it and asks to be notified when space is
-     * free.
+     * The ring is full: publishes what was written so the peer can drain it, and waits for space. The wake-me flag
+     * is not set here but in {@link #prepareToSleep()}, when the loop is about to block: while the loop keeps turning
+     * (busy with other channels, or spinning) it sees the space the peer frees by itself, and a flag set on every
+     * full ring would make the peer notify, a system call, on every release.
      *
      * @return {@code true} if space came free meanwhile and writing can go on
      */
@@ -409,7 +411,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         if (writer.publish()) {
             connection.notifyPeer();
         }
-        if (writer.prepareToWaitForSpace()) {
+        if (writer.writableBytes() > 0) {
             return true;
         }
         waitingForSpace = true;
@@ -558,6 +560,23 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     private boolean prepareToSleep() {
+        if (connection == null) {
+            return false;
+        }
+        boolean ready = false;
+        if (waitingForSpace) {
+            try {
+                // Sets WAITING_FOR_SPACE and re-checks; on a free ring it clears the flag again: go on writing.
+                ready = writer.prepareToWaitForSpace();
+            } catch (IdtsProtocolException e) {
+                protocolViolation(e);
+                return true;
+            }
+        }
+        return prepareToSleepForData() || ready;
+    }
+
+    private boolean prepareToSleepForData() {
         // With input shut down the ring is still drained (discarded), so the peer's writes must still wake us.
         if (connection == null || armedForData || !(inputShutdown || isReadInterested())) {
             return false;
