@@ -1,5 +1,6 @@
 package io.idts.channel;
 
+import io.idts.linux.Errno;
 import io.idts.linux.LinuxHost;
 import io.idts.linux.NativeIoException;
 import io.idts.xen.XenEventChannel;
@@ -188,8 +189,7 @@ final class XenListener implements IdtsBackend.Listener {
         } catch (RefusedException e) {
             logger.warn("Refused an IDTS connection to {}: {}", address, e.getMessage());
             try {
-                xenStore.write(XenStore.NO_TRANSACTION, request + '/' + XenBackend.REPLY,
-                        XenBackend.REPLY_REFUSED_PREFIX + e.getMessage());
+                writeReply(request, e.peer, XenBackend.REPLY_REFUSED_PREFIX + e.getMessage());
             } catch (NativeIoException | RuntimeException writeFailed) {
                 logger.debug("Could not reply to the refused request {}", request, writeFailed);
             }
@@ -197,6 +197,32 @@ final class XenListener implements IdtsBackend.Listener {
         }
         if (accepted != null) {
             events.accepted(accepted);
+        }
+    }
+
+    /**
+     * Writes the reply into {@code request}, readable by {@code peer} ({@code -1}: not known), unless the connector
+     * removed the request meanwhile (a write would make it again): then it returns {@code false}. The reply node is made readable explicitly: a
+     * node an unprivileged domain creates is its own, and would not be readable by the connector otherwise.
+     */
+    private boolean writeReply(String request, int peer, String reply) throws NativeIoException {
+        int self = watcher.selfDomid();
+        XenStorePermission[] readable = peer < 0 || peer == self
+                ? new XenStorePermission[] {XenStorePermission.of(self, XenStorePermission.NONE)}
+                : new XenStorePermission[] {XenStorePermission.of(self, XenStorePermission.NONE),
+                        XenStorePermission.of(peer, XenStorePermission.READ)};
+        String node = request + '/' + XenBackend.REPLY;
+        for (;;) {
+            int tx = xenStore.transactionStart();
+            if (xenStore.read(tx, request + '/' + XenBackend.NAME) == null) {
+                xenStore.transactionEnd(tx, true);
+                return false;
+            }
+            xenStore.write(tx, node, reply);
+            xenStore.setPermissions(tx, node, readable);
+            if (xenStore.transactionEnd(tx, false)) {
+                return true;
+            }
         }
     }
 
@@ -211,12 +237,18 @@ final class XenListener implements IdtsBackend.Listener {
         XenMappedGrants region = null;
         XenMappedGrants control = null;
         boolean success = false;
+        int peer = -1;
         try {
-            XenStorePermission[] permissions = xenStore.permissions(XenStore.NO_TRANSACTION, request);
-            if (permissions == null) {
-                return null;
+            XenStorePermission[] permissions;
+            try {
+                permissions = xenStore.permissions(XenStore.NO_TRANSACTION, request);
+            } catch (NativeIoException e) {
+                if (e.errno() == Errno.ENOENT) {
+                    return null; // the connector gave up meanwhile
+                }
+                throw e;
             }
-            int peer = permissions[0].domid();
+            peer = permissions[0].domid();
             String refsText = read(request, XenBackend.RING_REF);
             int controlRef = parseRef(read(request, XenBackend.CTRL_REF), XenBackend.CTRL_REF);
             int remotePort = parseNumber(read(request, XenBackend.EVENT_CHANNEL), XenBackend.EVENT_CHANNEL);
@@ -254,6 +286,9 @@ final class XenListener implements IdtsBackend.Listener {
         } catch (NativeIoException e) {
             // A reference that is not granted to us, a port that is not offered to us: the connector's mistake.
             throw new RefusedException(e.getMessage());
+        } catch (RefusedException e) {
+            e.peer = peer;
+            throw e;
         } finally {
             if (!success) {
                 if (control != null) {
@@ -340,6 +375,9 @@ final class XenListener implements IdtsBackend.Listener {
     private static final class RefusedException extends Exception {
         private static final long serialVersionUID = 1L;
 
+        /** The connector's domain, once known. */
+        int peer = -1;
+
         RefusedException(String message) {
             super(message, null, false, false);
         }
@@ -369,7 +407,10 @@ final class XenListener implements IdtsBackend.Listener {
 
         @Override
         public void confirm() throws IOException {
-            xenStore.write(XenStore.NO_TRANSACTION, request + '/' + XenBackend.REPLY, XenBackend.REPLY_ACCEPTED);
+            if (!writeReply(request, connection.peerDomid(), XenBackend.REPLY_ACCEPTED)) {
+                throw new IOException("the connector in domain " + connection.peerDomid()
+                        + " gave up before its connection was accepted");
+            }
         }
     }
 }
