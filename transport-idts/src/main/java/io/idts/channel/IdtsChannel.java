@@ -230,8 +230,9 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
 
     /** Has the connection report the peer's notifications and death to this channel. */
     private void watchConnection() throws Exception {
-        connection.watch(ioHandler(), connectionEvents);
+        // Set first: a watch that fails half way, or reports the peer gone at once, is undone by cancelWatches().
         watching = true;
+        connection.watch(ioHandler(), connectionEvents);
     }
 
     private void cancelWatches() {
@@ -831,7 +832,12 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 return;
             }
             connector = null;
-            attach(established);
+            try {
+                attach(established);
+            } catch (Throwable t) {
+                established.close();
+                throw t;
+            }
         } catch (Throwable t) {
             failConnect(t);
             return;
@@ -840,6 +846,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             watchConnection();
         } catch (Throwable t) {
             failConnect(t);
+            return;
+        }
+        if (state != State.CONNECTING) {
+            // The backend found the peer gone already, and the channel closed.
             return;
         }
         remoteAddress = requestedRemoteAddress;
