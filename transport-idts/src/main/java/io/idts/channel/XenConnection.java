@@ -5,7 +5,6 @@ import io.idts.xen.XenEventChannel;
 import io.idts.xen.XenStore;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoOps;
-import io.netty.util.ReferenceCounted;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
@@ -22,7 +21,7 @@ import java.nio.ByteBuffer;
  * an accepted channel is handed from the server's event loop to a child loop, and the unmap notification has to name
  * its port when the control page is mapped, before the child loop is known.
  */
-final class XenConnection implements IdtsConnection {
+final class XenConnection extends MappedConnection {
 
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(XenConnection.class);
 
@@ -35,10 +34,6 @@ final class XenConnection implements IdtsConnection {
     static final int ACCEPTOR_ALIVE_OFFSET = 64;
     static final byte ALIVE = 1;
 
-    private final ByteBuffer region;
-    private final SharedRegion lifetime;
-    private final RegionLayout layout;
-    private final boolean connector;
     private final int peerDomid;
     private final XenEventChannel eventChannel;
     private final int localPort;
@@ -65,10 +60,7 @@ final class XenConnection implements IdtsConnection {
     XenConnection(ByteBuffer region, AutoCloseable regionMapping, RegionLayout layout, boolean connector,
                   int peerDomid, XenEventChannel eventChannel, int localPort, AutoCloseable controlPage,
                   ByteBuffer control, String requestPath, XenStore requestStore) {
-        this.region = region;
-        this.lifetime = new SharedRegion(regionMapping);
-        this.layout = layout;
-        this.connector = connector;
+        super(region, regionMapping, layout, connector);
         this.peerDomid = peerDomid;
         this.eventChannel = eventChannel;
         this.localPort = localPort;
@@ -77,26 +69,6 @@ final class XenConnection implements IdtsConnection {
         this.peerAliveOffset = connector ? ACCEPTOR_ALIVE_OFFSET : CONNECTOR_ALIVE_OFFSET;
         this.requestPath = requestPath;
         this.requestStore = requestStore;
-    }
-
-    @Override
-    public ByteBuffer region() {
-        return region;
-    }
-
-    @Override
-    public ReferenceCounted regionLifetime() {
-        return lifetime;
-    }
-
-    @Override
-    public RegionLayout layout() {
-        return layout;
-    }
-
-    @Override
-    public boolean isConnector() {
-        return connector;
     }
 
     int peerDomid() {
@@ -177,7 +149,7 @@ final class XenConnection implements IdtsConnection {
             XenBackend.removeQuietly(requestStore, requestPath);
         }
         // Unmaps now, or when the last zero-copy view of the region is released.
-        lifetime.release();
+        releaseRegion();
     }
 
     private void closeQuietly(AutoCloseable closeable) {
@@ -190,7 +162,7 @@ final class XenConnection implements IdtsConnection {
 
     @Override
     public String toString() {
-        return "XenConnection(" + (connector ? "connector" : "acceptor") + ", peer domain " + peerDomid + ", port "
-                + localPort + ", region " + region.capacity() + " bytes)";
+        return "XenConnection(" + (isConnector() ? "connector" : "acceptor") + ", peer domain " + peerDomid + ", port "
+                + localPort + ", region " + region().capacity() + " bytes)";
     }
 }

@@ -384,29 +384,18 @@ final class XenListener implements IdtsBackend.Listener {
     }
 
     /** A request taken in, replied to by {@link #confirm()}. */
-    private final class Accepted implements IdtsBackend.Accepted {
+    private final class Accepted extends IdtsBackend.Accepted {
         private final XenConnection connection;
-        private final IdtsAddress peerAddress;
         private final String request;
 
         Accepted(XenConnection connection, IdtsAddress peerAddress, String request) {
+            super(connection, peerAddress);
             this.connection = connection;
-            this.peerAddress = peerAddress;
             this.request = request;
         }
 
         @Override
-        public IdtsConnection connection() {
-            return connection;
-        }
-
-        @Override
-        public IdtsAddress peerAddress() {
-            return peerAddress;
-        }
-
-        @Override
-        public void confirm() throws IOException {
+        void confirm() throws IOException {
             if (!writeReply(request, connection.peerDomid(), XenBackend.REPLY_ACCEPTED)) {
                 throw new IOException("the connector in domain " + connection.peerDomid()
                         + " gave up before its connection was accepted");
