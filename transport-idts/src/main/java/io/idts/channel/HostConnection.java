@@ -7,21 +7,16 @@ import io.idts.linux.SharedMapping;
 import io.idts.linux.UnixDomainSocket;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoOps;
-import io.netty.util.ReferenceCounted;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 
 /**
  * A connection of the host backend: a memfd region mapped by both processes, one eventfd per direction of
  * notification and the rendezvous socket, kept open only so that a hang-up tells each side that the other died.
  */
-final class HostConnection implements IdtsConnection {
+final class HostConnection extends MappedConnection {
 
     private final SharedMapping mapping;
-    private final SharedRegion lifetime;
-    private final RegionLayout layout;
-    private final boolean connector;
     private final int waitFd;
     private final int signalFd;
     private final int socketFd;
@@ -35,33 +30,11 @@ final class HostConnection implements IdtsConnection {
     /** Takes ownership of the mapping and the three descriptors. */
     HostConnection(SharedMapping mapping, RegionLayout layout, boolean connector, int waitFd, int signalFd,
                    int socketFd) {
+        super(mapping.buffer(), mapping, layout, connector);
         this.mapping = mapping;
-        this.lifetime = new SharedRegion(mapping);
-        this.layout = layout;
-        this.connector = connector;
         this.waitFd = waitFd;
         this.signalFd = signalFd;
         this.socketFd = socketFd;
-    }
-
-    @Override
-    public ByteBuffer region() {
-        return mapping.buffer();
-    }
-
-    @Override
-    public ReferenceCounted regionLifetime() {
-        return lifetime;
-    }
-
-    @Override
-    public RegionLayout layout() {
-        return layout;
-    }
-
-    @Override
-    public boolean isConnector() {
-        return connector;
     }
 
     /** The rendezvous socket: the handshake's reply goes on it, and its hang-up means the peer is gone. */
@@ -136,12 +109,12 @@ final class HostConnection implements IdtsConnection {
         FileDescriptors.closeQuietly(signalFd);
         FileDescriptors.closeQuietly(socketFd);
         // Unmaps now, or when the last zero-copy view of the region is released.
-        lifetime.release();
+        releaseRegion();
     }
 
     @Override
     public String toString() {
-        return "HostConnection(" + (connector ? "connector" : "acceptor") + ", region " + mapping.size()
+        return "HostConnection(" + (isConnector() ? "connector" : "acceptor") + ", region " + mapping.size()
                 + " bytes, socket fd " + socketFd + ')';
     }
 }

@@ -212,31 +212,20 @@ final class HostListener implements IdtsBackend.Listener {
      * A HELLO taken in: the connection it set up and the connector's address. The connector waits for
      * {@link #confirm()}, sent once this side has taken over its lines of the region and is {@code OPEN}.
      */
-    static final class Accepted implements IdtsBackend.Accepted {
+    static final class Accepted extends IdtsBackend.Accepted {
         private static final byte[] ACCEPTED_REPLY = { HostHandshake.ACCEPTED };
         private static final int[] NO_FDS = new int[0];
 
         private final HostConnection connection;
-        private final IdtsAddress peerAddress;
 
         Accepted(HostConnection connection, IdtsAddress peerAddress) {
+            super(connection, peerAddress);
             this.connection = connection;
-            this.peerAddress = peerAddress;
-        }
-
-        @Override
-        public IdtsConnection connection() {
-            return connection;
-        }
-
-        @Override
-        public IdtsAddress peerAddress() {
-            return peerAddress;
         }
 
         /** Sends the ACCEPTED reply that makes the connector's channel active. */
         @Override
-        public void confirm() throws IOException {
+        void confirm() throws IOException {
             if (UnixDomainSocket.send(connection.socketFd(), ACCEPTED_REPLY, 0, 1, NO_FDS) != 1) {
                 throw new IOException("could not send the IDTS handshake reply");
             }

@@ -18,7 +18,7 @@ interface IdtsBackend {
 
     /** The backend that serves {@code address}. */
     static IdtsBackend of(IdtsAddress address) {
-        return HostBackend.INSTANCE;
+        return address.isXen() ? XenBackend.INSTANCE : HostBackend.INSTANCE;
     }
 
     /**
@@ -90,16 +90,28 @@ interface IdtsBackend {
     }
 
     /** A connection whose handshake completed on the accepting side. */
-    interface Accepted {
-        IdtsConnection connection();
+    abstract class Accepted {
+        private final IdtsConnection connection;
+        private final IdtsAddress peerAddress;
+
+        Accepted(IdtsConnection connection, IdtsAddress peerAddress) {
+            this.connection = connection;
+            this.peerAddress = peerAddress;
+        }
+
+        final IdtsConnection connection() {
+            return connection;
+        }
 
         /** The connecting side's address, as the child channel's remote address. */
-        IdtsAddress peerAddress();
+        final IdtsAddress peerAddress() {
+            return peerAddress;
+        }
 
         /**
          * Tells the connecting side that its connection is accepted, once the child channel has taken over its rings
          * and is {@code OPEN}.
          */
-        void confirm() throws IOException;
+        abstract void confirm() throws IOException;
     }
 }

@@ -230,8 +230,9 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
 
     /** Has the connection report the peer's notifications and death to this channel. */
     private void watchConnection() throws Exception {
-        connection.watch(ioHandler(), connectionEvents);
+        // Set first: a watch that fails half way, or reports the peer gone at once, is undone by cancelWatches().
         watching = true;
+        connection.watch(ioHandler(), connectionEvents);
     }
 
     private void cancelWatches() {
@@ -400,8 +401,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     /**
-     * The ring is full: publishes what was written so the peer can drain it and asks to be notified when space is
-     * free.
+     * The ring is full: publishes what was written so the peer can drain it, and waits for space. The wake-me flag
+     * is not set here but in {@link #prepareToSleep()}, when the loop is about to block: while the loop keeps turning
+     * (busy with other channels, or spinning) it sees the space the peer frees by itself, and a flag set on every
+     * full ring would make the peer notify, a system call, on every release.
      *
      * @return {@code true} if space came free meanwhile and writing can go on
      */
@@ -409,7 +412,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         if (writer.publish()) {
             connection.notifyPeer();
         }
-        if (writer.prepareToWaitForSpace()) {
+        if (writer.writableBytes() > 0) {
             return true;
         }
         waitingForSpace = true;
@@ -558,6 +561,23 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     private boolean prepareToSleep() {
+        if (connection == null) {
+            return false;
+        }
+        boolean ready = false;
+        if (waitingForSpace) {
+            try {
+                // Sets WAITING_FOR_SPACE and re-checks; on a free ring it clears the flag again: go on writing.
+                ready = writer.prepareToWaitForSpace();
+            } catch (IdtsProtocolException e) {
+                protocolViolation(e);
+                return true;
+            }
+        }
+        return prepareToSleepForData() || ready;
+    }
+
+    private boolean prepareToSleepForData() {
         // With input shut down the ring is still drained (discarded), so the peer's writes must still wake us.
         if (connection == null || armedForData || !(inputShutdown || isReadInterested())) {
             return false;
@@ -782,7 +802,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private void startConnect() throws Exception {
         try {
             connector = IdtsBackend.of(requestedRemoteAddress).connect(requestedRemoteAddress, localAddress,
-                    config.getRingCapacity(), ioHandler(), this::finishConnect);
+                    config.ringCapacityFor(requestedRemoteAddress), ioHandler(), this::finishConnect);
         } catch (IdtsBackend.BacklogFullException e) {
             // The server is flooded with connects; try again shortly, until the connect timeout fires.
             eventLoop().schedule(this::retryConnect, BACKLOG_RETRY_MILLIS, TimeUnit.MILLISECONDS);
@@ -812,7 +832,12 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 return;
             }
             connector = null;
-            attach(established);
+            try {
+                attach(established);
+            } catch (Throwable t) {
+                established.close();
+                throw t;
+            }
         } catch (Throwable t) {
             failConnect(t);
             return;
@@ -821,6 +846,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             watchConnection();
         } catch (Throwable t) {
             failConnect(t);
+            return;
+        }
+        if (state != State.CONNECTING) {
+            // The backend found the peer gone already, and the channel closed.
             return;
         }
         remoteAddress = requestedRemoteAddress;

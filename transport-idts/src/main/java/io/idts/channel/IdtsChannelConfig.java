@@ -27,12 +27,14 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
 
     static final int DEFAULT_RING_CAPACITY =
             SystemPropertyUtil.getInt("io.idts.ringCapacity", RegionLayout.DEFAULT_RING_CAPACITY);
+    static final int DEFAULT_XEN_RING_CAPACITY = SystemPropertyUtil.getInt("io.idts.xenRingCapacity", 128 * 1024);
     static final long DEFAULT_SPIN_TIME_NANOS = SystemPropertyUtil.getLong("io.idts.spinTimeNanos", 0);
     static final boolean DEFAULT_ZERO_COPY_READS = SystemPropertyUtil.getBoolean("io.idts.zeroCopyReads", false);
     static final int DEFAULT_ZERO_COPY_HOLD_PERCENT = SystemPropertyUtil.getInt("io.idts.zeroCopyHoldPercent", 50);
 
     private volatile boolean allowHalfClosure;
     private volatile int ringCapacity = DEFAULT_RING_CAPACITY;
+    private volatile boolean ringCapacitySet;
     private volatile long spinTimeNanos = DEFAULT_SPIN_TIME_NANOS;
     private volatile boolean zeroCopyReads = DEFAULT_ZERO_COPY_READS;
     private volatile int zeroCopyHoldPercent = checkHoldPercent(DEFAULT_ZERO_COPY_HOLD_PERCENT);
@@ -99,7 +101,13 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
      */
     public IdtsChannelConfig setRingCapacity(int ringCapacity) {
         this.ringCapacity = RegionLayout.checkCapacity(ringCapacity);
+        ringCapacitySet = true;
         return this;
+    }
+
+    /** The ring capacity of a connection to {@code remote}: the one set, or the default of its backend. */
+    int ringCapacityFor(IdtsAddress remote) {
+        return ringCapacitySet || !remote.isXen() ? ringCapacity : RegionLayout.checkCapacity(DEFAULT_XEN_RING_CAPACITY);
     }
 
     /** See {@link IdtsChannelOption#SPIN_TIME_NANOS}. */

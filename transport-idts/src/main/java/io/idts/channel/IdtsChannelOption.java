@@ -10,8 +10,10 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
 
     /**
      * Capacity in bytes of each of the connection's two rings: a power of two from 4 KiB to 256 MiB, default 1 MiB
-     * (system property {@code io.idts.ringCapacity}). The connecting side chooses it; on an accepted channel it has
-     * no effect (the connecting peer chose already).
+     * (system property {@code io.idts.ringCapacity}); for a Xen address the default is 128 KiB (system property
+     * {@code io.idts.xenRingCapacity}), because every page of a ring is a grant, and Linux's gntalloc driver allows
+     * 1024 of them in all unless its {@code limit} parameter is raised. The connecting side chooses it; on an
+     * accepted channel it has no effect (the connecting peer chose already).
      */
     public static final ChannelOption<Integer> RING_CAPACITY = valueOf(IdtsChannelOption.class, "RING_CAPACITY");
 

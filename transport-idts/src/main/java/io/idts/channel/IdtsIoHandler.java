@@ -48,6 +48,8 @@ public final class IdtsIoHandler implements IoHandler {
     private IdtsIoHandle[] handles = NO_HANDLES;
     private long lastEpollPollNanos;
     private boolean destroyPrepared;
+    /** This loop's XenStore connection, made by its first Xen channel. */
+    private XenStoreWatcher xenStoreWatcher;
 
     private IdtsIoHandler(ThreadAwareExecutor executor, IoHandler epoll) {
         this.executor = ObjectUtil.checkNotNull(executor, "executor");
@@ -169,6 +171,10 @@ public final class IdtsIoHandler implements IoHandler {
         if (!destroyPrepared || handles.length > 0) {
             prepareToDestroy();
         }
+        if (xenStoreWatcher != null) {
+            xenStoreWatcher.close();
+            xenStoreWatcher = null;
+        }
         epoll.destroy();
     }
 
@@ -188,6 +194,14 @@ public final class IdtsIoHandler implements IoHandler {
         }
         throw new IllegalArgumentException("IoHandle of type " + StringUtil.simpleClassName(handle)
                 + " not supported by " + StringUtil.simpleClassName(this));
+    }
+
+    /** This loop's connection to XenStore, for the Xen backend; made on first use. Call on the event loop. */
+    XenStoreWatcher xenStoreWatcher() throws Exception {
+        if (xenStoreWatcher == null) {
+            xenStoreWatcher = XenStoreWatcher.open(this);
+        }
+        return xenStoreWatcher;
     }
 
     /**

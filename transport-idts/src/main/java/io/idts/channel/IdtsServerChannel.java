@@ -20,9 +20,11 @@ import java.util.ArrayDeque;
  * A {@link ServerChannel} that accepts {@link IdtsChannel}s on an {@link IdtsAddress}:
  * {@code new ServerBootstrap().group(group).channel(IdtsServerChannel.class).bind(IdtsAddress.of("orders"))}.
  *
- * <p>Each accepted connection completes the IDTS handshake (the connecting process hands over the shared region and
- * its notification descriptors) before its channel reaches the pipeline; a process that connects and sends nothing
- * is dropped after {@value HostHandshake#HELLO_TIMEOUT_MILLIS} ms. Only processes of the same user may connect.
+ * <p>Each accepted connection completes the IDTS handshake (the connecting side hands over the shared region and the
+ * means to notify) before its channel reaches the pipeline. On a host address, a process that connects and sends
+ * nothing is dropped after {@value HostHandshake#HELLO_TIMEOUT_MILLIS} ms, and only processes of the same user may
+ * connect. On a Xen address ({@code IdtsAddress.xen(ownDomid, "orders")}) the service is published in XenStore and
+ * any domain that may share pages with this one may connect.
  *
  * <p>As a listening socket does, the channel completes handshakes whether or not it is reading: a connect succeeds
  * once the handshake is done, and the connection waits, up to {@code SO_BACKLOG} of them, until the channel reads it

@@ -1,6 +1,5 @@
 package io.idts.channel;
 
-import io.idts.linux.SharedMapping;
 import io.netty.util.AbstractReferenceCounted;
 import io.netty.util.ReferenceCounted;
 
@@ -13,19 +12,21 @@ import io.netty.util.ReferenceCounted;
  */
 final class SharedRegion extends AbstractReferenceCounted {
 
-    private final SharedMapping mapping;
+    private final AutoCloseable mapping;
 
-    SharedRegion(SharedMapping mapping) {
+    /** {@code mapping}'s {@code close()} unmaps the region; it must not throw. */
+    SharedRegion(AutoCloseable mapping) {
         this.mapping = mapping;
-    }
-
-    SharedMapping mapping() {
-        return mapping;
     }
 
     @Override
     protected void deallocate() {
-        mapping.close();
+        try {
+            mapping.close();
+        } catch (Exception e) {
+            // The host and Xen mappings never throw from close(); nothing more can be done here anyway.
+            throw new IllegalStateException("could not unmap " + mapping, e);
+        }
     }
 
     @Override

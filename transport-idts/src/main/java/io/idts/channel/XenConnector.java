@@ -1,0 +1,205 @@
+package io.idts.channel;
+
+import io.idts.linux.Errno;
+import io.idts.linux.NativeIoException;
+import io.idts.xen.XenEventChannel;
+import io.idts.xen.XenGrantSharer;
+import io.idts.xen.XenSharedPages;
+import io.idts.xen.XenStore;
+import io.idts.xen.XenStorePermission;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.nio.ByteBuffer;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The connecting side of the Xen backend's handshake: shares the region and the control page with the listening
+ * domain, binds an unbound port for it, writes the request into XenStore in one transaction, and waits for the
+ * listener's reply through a watch.
+ */
+final class XenConnector implements IdtsBackend.PendingConnect {
+
+    private static final AtomicLong SEQUENCE = new AtomicLong();
+    private static final int PAGE_SIZE = 4096;
+
+    private final IdtsAddress remote;
+    private final XenStoreWatcher watcher;
+    private final XenStore xenStore;
+    private XenEventChannel eventChannel;
+    private int localPort = -1;
+    private XenGrantSharer sharer;
+    private XenSharedPages region;
+    private XenSharedPages control;
+    private RegionLayout layout;
+    private String requestPath;
+    private String replyWatch;
+
+    private XenConnector(IdtsAddress remote, XenStoreWatcher watcher) {
+        this.remote = remote;
+        this.watcher = watcher;
+        this.xenStore = watcher.xenStore();
+    }
+
+    static XenConnector start(IdtsAddress remote, IdtsAddress local, int ringCapacity, IdtsIoHandler handler,
+                              Runnable progress) throws Exception {
+        XenConnector connector = new XenConnector(remote, handler.xenStoreWatcher());
+        boolean success = false;
+        try {
+            connector.offer(local, ringCapacity, progress);
+            success = true;
+            return connector;
+        } finally {
+            if (!success) {
+                connector.close();
+            }
+        }
+    }
+
+    private void offer(IdtsAddress local, int ringCapacity, Runnable progress) throws IOException {
+        int listener = remote.domid();
+        int self = watcher.selfDomid();
+        String service = XenBackend.servicePath(xenStore, listener, remote.service());
+        String published;
+        try {
+            published = xenStore.read(XenStore.NO_TRANSACTION, service);
+        } catch (NativeIoException e) {
+            ConnectException refused = new ConnectException("cannot connect to IDTS address " + remote
+                    + ": its XenStore node " + service + " is not readable from domain " + self + " ("
+                    + e.getMessage() + ")");
+            refused.initCause(e);
+            throw refused;
+        }
+        if (published == null) {
+            throw new ConnectException("connection refused: nobody listens on IDTS address " + remote
+                    + " (no XenStore node " + service + "; start the server in domain " + listener + " first)");
+        }
+        eventChannel = XenEventChannel.open();
+        localPort = eventChannel.bindUnboundPort(listener);
+        sharer = XenGrantSharer.open();
+        long size = RegionLayout.regionSize(ringCapacity, ringCapacity);
+        region = sharer.share(listener, (int) (size / PAGE_SIZE), true);
+        layout = RegionLayout.initialize(region.buffer(), ringCapacity, ringCapacity);
+        control = sharer.sharePageWithNotify(listener, true, XenConnection.CONNECTOR_ALIVE_OFFSET, localPort);
+        control.buffer().put(XenConnection.CONNECTOR_ALIVE_OFFSET, XenConnection.ALIVE);
+
+        String request = service + '/' + XenBackend.REQUESTS + '/'
+                + XenBackend.requestId(self, SEQUENCE.incrementAndGet());
+        XenStorePermission[] permissions = XenBackend.requestPermissions(self, listener);
+        String[][] nodes = {
+                {XenBackend.RING_REF, joinRefs(region.refs())},
+                {XenBackend.CTRL_REF, Integer.toUnsignedString(control.ref(0))},
+                {XenBackend.EVENT_CHANNEL, Integer.toString(localPort)},
+                {XenBackend.NAME, local.service()},
+        };
+        for (;;) {
+            int tx = xenStore.transactionStart();
+            try {
+                // The request node first, so that its children inherit the connector-only permissions even before
+                // they are set on each of them.
+                xenStore.mkdir(tx, request);
+                xenStore.setPermissions(tx, request, permissions);
+                for (String[] node : nodes) {
+                    xenStore.write(tx, request + '/' + node[0], node[1]);
+                    xenStore.setPermissions(tx, request + '/' + node[0], permissions);
+                }
+            } catch (NativeIoException e) {
+                xenStore.transactionEnd(tx, true);
+                if (e.errno() == Errno.EACCES || e.errno() == Errno.ENOENT) {
+                    ConnectException refused = new ConnectException("connection refused: IDTS address " + remote
+                            + " does not take requests from domain " + self + " (" + e.getMessage() + ")");
+                    refused.initCause(e);
+                    throw refused;
+                }
+                throw e;
+            }
+            if (xenStore.transactionEnd(tx, false)) {
+                break;
+            }
+            // EAGAIN: another transaction touched the same nodes; do it again.
+        }
+        requestPath = request;
+        replyWatch = watcher.watch(request + '/' + XenBackend.REPLY, path -> progress.run());
+    }
+
+    private static String joinRefs(int[] refs) {
+        StringBuilder text = new StringBuilder(refs.length * 6);
+        for (int ref : refs) {
+            if (text.length() > 0) {
+                text.append(' ');
+            }
+            text.append(Integer.toUnsignedString(ref));
+        }
+        return text.toString();
+    }
+
+    @Override
+    public IdtsConnection finish() throws IOException {
+        if (requestPath == null) {
+            return null;
+        }
+        String reply = xenStore.read(XenStore.NO_TRANSACTION, requestPath + '/' + XenBackend.REPLY);
+        if (reply == null) {
+            if (xenStore.read(XenStore.NO_TRANSACTION, requestPath + '/' + XenBackend.NAME) == null) {
+                throw new ConnectException("the server at IDTS address " + remote
+                        + " closed during the handshake (its XenStore node is gone)");
+            }
+            return null;
+        }
+        if (!XenBackend.REPLY_ACCEPTED.equals(reply)) {
+            // The listener is another domain: keep what it says short before it goes into a message.
+            String said = reply.length() > XenBackend.MAX_REPLY_CHARS
+                    ? reply.substring(0, XenBackend.MAX_REPLY_CHARS) + "..." : reply;
+            throw new ConnectException("connection to IDTS address " + remote + " refused: " + said);
+        }
+        stopWatching();
+        // The listener has mapped everything; the request has served its purpose.
+        XenBackend.removeQuietly(xenStore, requestPath);
+        requestPath = null;
+        XenSharedPages regionPages = region;
+        XenGrantSharer regionSharer = sharer;
+        XenConnection connection = new XenConnection(region.buffer(), () -> {
+            regionPages.close();
+            regionSharer.close();
+        }, layout, true, remote.domid(), eventChannel, localPort, control, control.buffer(), null, xenStore);
+        // The connection owns them now.
+        region = null;
+        sharer = null;
+        control = null;
+        eventChannel = null;
+        return connection;
+    }
+
+    private void stopWatching() {
+        if (replyWatch != null) {
+            watcher.unwatch(requestPath + '/' + XenBackend.REPLY, replyWatch);
+            replyWatch = null;
+        }
+    }
+
+    @Override
+    public void close() {
+        if (requestPath != null) {
+            stopWatching();
+            XenBackend.removeQuietly(xenStore, requestPath);
+            requestPath = null;
+        }
+        // The control page first: the listener hears that we are gone while our port is still bound.
+        if (control != null) {
+            control.close();
+            control = null;
+        }
+        if (eventChannel != null) {
+            eventChannel.close();
+            eventChannel = null;
+        }
+        if (region != null) {
+            region.close();
+            region = null;
+        }
+        if (sharer != null) {
+            sharer.close();
+            sharer = null;
+        }
+    }
+}
