@@ -32,6 +32,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * The client domain's half of the channel-level Xen checks (testsuite/xen/run), run in a domU against
@@ -49,11 +50,10 @@ public final class XenInterDomainClientMain {
     /** How long the server may take to appear: dom0 starts its JVM while this domain boots. */
     private static final long CONNECT_SECONDS = 300;
     private static final long STEP_SECONDS = 300;
-    /** The rings of the figures' channels: the ring capacity named in the README's table. */
-    static final int BENCH_RING_CAPACITY = 1 << 20;
     static final int RTT_WARMUP = 500;
     static final int RTT_COUNT = 3000;
-    static final long BANDWIDTH_BYTES = 64L << 20;
+    static final long BANDWIDTH_BYTES = 32L << 20;
+    static final int BANDWIDTH_RUNS = 3;
 
     private final XenCheckLog log = new XenCheckLog("CLIENT");
     private final int server;
@@ -96,8 +96,9 @@ public final class XenInterDomainClientMain {
             conventions();
             halfClose(idts);
             stream(idts);
-            figures(idts.clone().option(IdtsChannelOption.RING_CAPACITY, BENCH_RING_CAPACITY), "idts",
-                    address("echo"), address("sink"));
+            // The backend's default ring capacity for Xen: what a user gets.
+            figures(idts, "idts", address("echo"), address("sink"));
+            largeRing(idts);
             Bootstrap tcp = new Bootstrap().group(tcpGroup).channel(EpollSocketChannel.class)
                     .option(ChannelOption.TCP_NODELAY, true);
             figures(tcp, "tcp", new InetSocketAddress(tcpHost, XenInterDomainServerMain.TCP_ECHO_PORT),
@@ -201,13 +202,24 @@ public final class XenInterDomainClientMain {
     private void stream(Bootstrap idts) throws Exception {
         XenTransfers.StreamEnd end = new XenTransfers.StreamEnd(false);
         Channel channel = connectWithRetry(idts.clone().handler(end), address("stream"));
-        XenTransfers.StreamResult r;
-        try {
-            r = end.result().get(STEP_SECONDS, TimeUnit.SECONDS);
-        } catch (Exception e) {
-            log.result("64 MiB each way on one channel", e.toString());
-            channel.close().sync();
-            return;
+        XenTransfers.StreamResult r = null;
+        long endAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(STEP_SECONDS);
+        while (r == null) {
+            try {
+                r = end.result().get(20, TimeUnit.SECONDS);
+            } catch (TimeoutException e) {
+                log.info("stream: " + end.describe());
+                if (System.nanoTime() > endAt) {
+                    log.result("64 MiB each way on one channel", "not done after " + STEP_SECONDS + " s: "
+                            + end.describe());
+                    channel.close().sync();
+                    return;
+                }
+            } catch (Exception e) {
+                log.result("64 MiB each way on one channel", e.toString());
+                channel.close().sync();
+                return;
+            }
         }
         channel.close().sync();
         log.info(String.format("stream: received %d bytes, sent %d, in %.1f s (%.1f MiB/s each way)", r.received,
@@ -237,18 +249,53 @@ public final class XenInterDomainClientMain {
                         ? null : "input shutdown " + r.inputShutdown + ", output shut " + end.outputDone());
     }
 
+    /**
+     * A channel with 1 MiB rings (514 grants: 2 x 256 ring pages, the header page, the control page), within the
+     * bounds {@link IdtsChannelOption#RING_CAPACITY} documents; gntalloc's limit is raised in these domains.
+     */
+    private void largeRing(Bootstrap idts) throws Exception {
+        int capacity = 1 << 20;
+        log.check("a channel with " + (capacity >> 10) + " KiB rings connects from the domU and echoes 1 MiB", () -> {
+            Collector collector = new Collector(capacity);
+            ChannelFuture connect = idts.clone().option(IdtsChannelOption.RING_CAPACITY, capacity)
+                    .handler(collector).connect(address("echo")).await();
+            if (!connect.isSuccess()) {
+                log.info("connect with " + capacity + "-byte rings: " + connect.cause());
+                return "connect failed: " + connect.cause();
+            }
+            Channel channel = connect.channel();
+            try {
+                ByteBuf out = Unpooled.buffer(capacity);
+                new XenPattern(XenTransfers.CLIENT_SEED).write(out, 0, XenPattern.MAX_CHUNK);
+                while (out.isWritable()) {
+                    out.writeBytes(out, 0, Math.min(out.writableBytes(), out.readableBytes()));
+                }
+                byte[] sent = ByteBufUtil.getBytes(out);
+                channel.writeAndFlush(out).sync();
+                byte[] back = collector.done.get(STEP_SECONDS, TimeUnit.SECONDS);
+                return Arrays.equals(back, sent) ? null : "the echo differs from what was sent";
+            } finally {
+                channel.close().sync();
+            }
+        });
+    }
+
     private void figures(Bootstrap bootstrap, String name, SocketAddress echo, SocketAddress sink) {
         log.check(name + " figures: " + RTT_COUNT + " round trips of " + XenBench.RTT_MESSAGE_BYTES + " B, "
-                + (BANDWIDTH_BYTES >> 20) + " MiB in writes of " + (XenBench.BANDWIDTH_WRITE_BYTES >> 10) + " KiB",
-                () -> {
+                + BANDWIDTH_RUNS + " x " + (BANDWIDTH_BYTES >> 20) + " MiB in writes of "
+                + (XenBench.BANDWIDTH_WRITE_BYTES >> 10) + " KiB", () -> {
             long[] rtts = XenBench.rtt(bootstrap, echo, RTT_WARMUP, RTT_COUNT, STEP_SECONDS);
-            long nanos = XenBench.bandwidth(bootstrap, sink, BANDWIDTH_BYTES, STEP_SECONDS);
-            double p50 = XenBench.percentile(rtts, 50) / 1000.0;
-            double p99 = XenBench.percentile(rtts, 99) / 1000.0;
-            double mibs = BANDWIDTH_BYTES / 1048576.0 / (nanos / 1e9);
-            log.figure(name + ".rtt.p50.us", String.format("%.0f", p50));
-            log.figure(name + ".rtt.p99.us", String.format("%.0f", p99));
-            log.figure(name + ".bandwidth.MiB/s", String.format("%.1f", mibs));
+            // Emulation makes single runs noisy: the median of a few.
+            double[] mibs = new double[BANDWIDTH_RUNS];
+            for (int i = 0; i < BANDWIDTH_RUNS; i++) {
+                long nanos = XenBench.bandwidth(bootstrap, sink, BANDWIDTH_BYTES, STEP_SECONDS);
+                mibs[i] = BANDWIDTH_BYTES / 1048576.0 / (nanos / 1e9);
+            }
+            log.info(name + " bandwidth runs, MiB/s: " + Arrays.toString(mibs));
+            Arrays.sort(mibs);
+            log.figure(name + ".rtt.p50.us", String.format("%.0f", XenBench.percentile(rtts, 50) / 1000.0));
+            log.figure(name + ".rtt.p99.us", String.format("%.0f", XenBench.percentile(rtts, 99) / 1000.0));
+            log.figure(name + ".bandwidth.MiB/s", String.format("%.1f", mibs[BANDWIDTH_RUNS / 2]));
             return null;
         });
     }

@@ -59,11 +59,13 @@ public final class XenInterDomainServerMain {
     static final int PEER_GONE_SECONDS = 30;
     /** The whole run, from start to the client's hold; the domU boots and starts its JVM meanwhile. */
     private static final long DEADLINE_SECONDS = 900;
+    private static final int PROGRESS_SECONDS = 20;
 
     private final XenCheckLog log = new XenCheckLog("SERVER");
     private final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DEADLINE_SECONDS);
     private final CompletableFuture<String> halfClose = new CompletableFuture<>();
     private final CompletableFuture<XenTransfers.StreamResult> stream = new CompletableFuture<>();
+    private volatile XenTransfers.StreamEnd streamEnd;
     private final CompletableFuture<HoldHandler> hold = new CompletableFuture<>();
 
     private XenInterDomainServerMain() {
@@ -106,13 +108,14 @@ public final class XenInterDomainServerMain {
             // TCP first: the client reaches the TCP ports only after the IDTS checks, and those wait for echo.
             listeners.add(tcpServer(tcpGroup, TCP_ECHO_PORT, XenBench.Echo::new));
             listeners.add(tcpServer(tcpGroup, TCP_SINK_PORT, XenBench.Sink::new));
-            listeners.add(idtsServer(idtsGroup, self, "halfclose", () -> {
+            listeners.add(idtsServer(idtsGroup, self, "halfclose", true, () -> {
                 XenTransfers.HalfCloseServer handler = new XenTransfers.HalfCloseServer();
                 handler.result().whenComplete((failure, t) -> halfClose.complete(t != null ? t.toString() : failure));
                 return handler;
             }));
-            listeners.add(idtsServer(idtsGroup, self, "stream", () -> {
+            listeners.add(idtsServer(idtsGroup, self, "stream", true, () -> {
                 XenTransfers.StreamEnd handler = new XenTransfers.StreamEnd(true);
+                streamEnd = handler;
                 handler.result().whenComplete((result, t) -> {
                     if (t != null) {
                         stream.completeExceptionally(t);
@@ -122,9 +125,9 @@ public final class XenInterDomainServerMain {
                 });
                 return handler;
             }));
-            listeners.add(idtsServer(idtsGroup, self, "sink", XenBench.Sink::new));
-            holdListener = idtsServer(idtsGroup, self, "hold", () -> new HoldHandler(hold));
-            listeners.add(idtsServer(idtsGroup, self, "echo", XenBench.Echo::new));
+            listeners.add(idtsServer(idtsGroup, self, "sink", false, XenBench.Sink::new));
+            holdListener = idtsServer(idtsGroup, self, "hold", false, () -> new HoldHandler(hold));
+            listeners.add(idtsServer(idtsGroup, self, "echo", false, XenBench.Echo::new));
             log.info("listening on " + String.join(", ", SERVICES) + " and TCP " + TCP_ECHO_PORT + ", " + TCP_SINK_PORT);
 
             log.check("services published in XenStore: " + published + "/<service> readable by all, its requests "
@@ -150,7 +153,7 @@ public final class XenInterDomainServerMain {
             log.check("half-close: input shutdown seen with the output open, " + XenTransfers.HALF_CLOSE_BYTES
                     + " bytes written back after it, then the output shut down",
                     () -> halfClose.get(remainingMillis(), TimeUnit.MILLISECONDS));
-            XenTransfers.StreamResult s = stream.get(remainingMillis(), TimeUnit.MILLISECONDS);
+            XenTransfers.StreamResult s = awaitStream();
             log.info(String.format("stream: received %d bytes, sent %d, in %.1f s", s.received, s.sent,
                     s.nanos / 1e9));
             log.result("64 MiB domU -> dom0: every byte as the client's pattern, CRC32 "
@@ -183,6 +186,21 @@ public final class XenInterDomainServerMain {
             xs.close();
         }
         return log.exitCode();
+    }
+
+    /** The stream's result; meanwhile, every {@value #PROGRESS_SECONDS} s, where it stands. */
+    private XenTransfers.StreamResult awaitStream() throws Exception {
+        for (;;) {
+            try {
+                return stream.get(Math.min(remainingMillis(), PROGRESS_SECONDS * 1000L), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                if (remainingMillis() <= 1) {
+                    throw e;
+                }
+                XenTransfers.StreamEnd end = streamEnd;
+                log.info("stream: " + (end == null ? "not connected yet" : end.describe()));
+            }
+        }
     }
 
     private void peerDeath(int peer, HoldHandler held) throws Exception {
@@ -277,12 +295,16 @@ public final class XenInterDomainServerMain {
         return text;
     }
 
-    private Channel idtsServer(EventLoopGroup group, int self, String service,
+    /**
+     * An IDTS server on {@code service}; {@code halfClosure} for the handlers that finish a half-closed
+     * connection themselves (the others close when their client does).
+     */
+    private Channel idtsServer(EventLoopGroup group, int self, String service, boolean halfClosure,
                                Supplier<ChannelHandler> handler) throws InterruptedException {
         return new ServerBootstrap()
                 .group(group)
                 .channel(IdtsServerChannel.class)
-                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, halfClosure)
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {

@@ -1,6 +1,7 @@
 package io.idts.testsuite.xen;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -86,10 +87,12 @@ final class XenTransfers {
         private final CompletableFuture<StreamResult> result = new CompletableFuture<>();
         private final CompletableFuture<Void> outputDone = new CompletableFuture<>();
         private long start;
-        private long sent;
-        private long received;
-        private boolean inputShutdown;
-        private boolean finishing;
+        // Written on the event loop only; volatile for describe(), which a watchdog calls from another thread.
+        private volatile long sent;
+        private volatile long received;
+        private volatile boolean inputShutdown;
+        private volatile boolean finishing;
+        private volatile Channel channel;
 
         StreamEnd(boolean server) {
             this.server = server;
@@ -106,9 +109,20 @@ final class XenTransfers {
             return outputDone;
         }
 
+        /** Where the transfer stands, for the log of a transfer that takes too long. */
+        String describe() {
+            Channel ch = channel;
+            return "sent " + sent + ", received " + received + ", input shut down " + inputShutdown
+                    + ", trailer " + (finishing ? "written" : "not written")
+                    + (ch == null ? ", no channel yet" : ", channel " + (ch.isActive() ? "active" : "inactive")
+                    + (ch.isWritable() ? ", writable" : ", not writable (" + ch.bytesBeforeWritable()
+                    + " bytes pending before writable)"));
+        }
+
         @Override
         public void channelActive(ChannelHandlerContext ctx) throws Exception {
             start = System.nanoTime();
+            channel = ctx.channel();
             send(ctx);
             super.channelActive(ctx);
         }
@@ -158,10 +172,16 @@ final class XenTransfers {
 
         private void shutdownOutput(ChannelHandlerContext ctx) {
             ((DuplexChannel) ctx.channel()).shutdownOutput().addListener(f -> {
-                if (f.isSuccess()) {
-                    outputDone.complete(null);
-                } else {
+                if (!f.isSuccess()) {
                     fail(ctx, f.cause());
+                    return;
+                }
+                outputDone.complete(null);
+                if (server) {
+                    // Both directions are shut down: with half-closure allowed the channel stays open until
+                    // closed, as a socket does.
+                    complete();
+                    ctx.close();
                 }
             });
         }
@@ -291,10 +311,13 @@ final class XenTransfers {
                                 + written.cause());
                         return;
                     }
-                    channel.shutdownOutput().addListener(shut -> result.complete(
-                            !open ? "the channel was not open for output when its input was shut down"
-                            : bytes != HALF_CLOSE_BYTES ? "received " + bytes + " bytes, expected " + HALF_CLOSE_BYTES
-                            : shut.isSuccess() ? null : "shutdownOutput failed: " + shut.cause()));
+                    channel.shutdownOutput().addListener(shut -> {
+                        result.complete(!open ? "the channel was not open for output when its input was shut down"
+                                : bytes != HALF_CLOSE_BYTES ? "received " + bytes + " bytes, expected "
+                                + HALF_CLOSE_BYTES
+                                : shut.isSuccess() ? null : "shutdownOutput failed: " + shut.cause());
+                        ctx.close();
+                    });
                 });
             }
             super.userEventTriggered(ctx, evt);
