@@ -54,6 +54,7 @@ public final class XenInterDomainClientMain {
     static final int RTT_COUNT = 3000;
     static final long BANDWIDTH_BYTES = 32L << 20;
     static final int BANDWIDTH_RUNS = 3;
+    static final int LARGE_BENCH_RING = 512 << 10;
 
     private final XenCheckLog log = new XenCheckLog("CLIENT");
     private final int server;
@@ -96,8 +97,11 @@ public final class XenInterDomainClientMain {
             conventions();
             halfClose(idts);
             stream(idts);
-            // The backend's default ring capacity for Xen: what a user gets.
+            // The backend's default ring capacity for Xen (what a user gets), then larger rings (about the largest
+            // whose grant references fit in one XenStore node from a domU).
             figures(idts, "idts", address("echo"), address("sink"));
+            figures(idts.clone().option(IdtsChannelOption.RING_CAPACITY, LARGE_BENCH_RING), "idts-512k",
+                    address("echo"), address("sink"));
             largeRing(idts);
             Bootstrap tcp = new Bootstrap().group(tcpGroup).channel(EpollSocketChannel.class)
                     .option(ChannelOption.TCP_NODELAY, true);
