@@ -599,7 +599,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     /**
-     * The one place reads take bytes out of the ring: as read-only views (zero-copy reads on, and the views held
+     * The one place reads take bytes out of the ring: as views (zero-copy reads on, and the views held
      * within the hold limit) or as copies into the channel's allocator. The producer position is read once and
      * validated by {@link RingReader#readableBytes()} before any view or copy is made.
      */

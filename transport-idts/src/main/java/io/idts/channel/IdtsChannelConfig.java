@@ -28,7 +28,7 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
     static final int DEFAULT_RING_CAPACITY =
             SystemPropertyUtil.getInt("io.idts.ringCapacity", RegionLayout.DEFAULT_RING_CAPACITY);
     static final long DEFAULT_SPIN_TIME_NANOS = SystemPropertyUtil.getLong("io.idts.spinTimeNanos", 0);
-    static final boolean DEFAULT_ZERO_COPY_READS = SystemPropertyUtil.getBoolean("io.idts.zeroCopyReads", false);
+    static final boolean DEFAULT_ZERO_COPY_READS = SystemPropertyUtil.getBoolean("io.idts.zeroCopyReads", true);
     static final int DEFAULT_ZERO_COPY_HOLD_PERCENT = SystemPropertyUtil.getInt("io.idts.zeroCopyHoldPercent", 50);
 
     private volatile boolean allowHalfClosure;
@@ -119,7 +119,7 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
     }
 
     /**
-     * Turns zero-copy reads on (read-only views of the receive ring) or off (copies into the channel's allocator).
+     * Turns zero-copy reads on (views of the receive ring) or off (copies into the channel's allocator).
      * Takes effect from the next read; views already handed out stay valid until released.
      */
     public IdtsChannelConfig setZeroCopyReads(boolean zeroCopyReads) {
