@@ -13,8 +13,9 @@ import java.nio.ByteBuffer;
 
 /**
  * A connection of the Xen backend: the region's grant-shared pages (shared by the connector, mapped by the
- * acceptor), an interdomain event channel on a handle of its own, and the control page whose alive bytes the peer's
- * kernel clears, with an event, when the peer's process unshares or unmaps it, that is when it closes or dies. A
+ * acceptor), an interdomain event channel on a handle of its own, and the {@link XenControlPage control page} whose
+ * alive bytes the peer's kernel clears, with an event, when the peer's process unshares or unmaps it, that is when
+ * it closes or dies. A
  * destroyed domain never unmaps, so the domain's release is watched in XenStore as well.
  *
  * <p>Each connection has its own event-channel handle: an interdomain port cannot move from one handle to another,
@@ -24,15 +25,6 @@ import java.nio.ByteBuffer;
 final class XenConnection extends MappedConnection {
 
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(XenConnection.class);
-
-    // The control page, one per connection, shared by the connector with the acceptor. Each side's byte is set to
-    // ALIVE by that side once the connection is made, and cleared to 0 by that side's kernel when its process unmaps
-    // the page: on close, or on death. Separate cache lines: each is written by one side only.
-    /** The connector's alive byte. */
-    static final int CONNECTOR_ALIVE_OFFSET = 0;
-    /** The acceptor's alive byte. */
-    static final int ACCEPTOR_ALIVE_OFFSET = 64;
-    static final byte ALIVE = 1;
 
     private final int peerDomid;
     private final XenEventChannel eventChannel;
@@ -66,7 +58,8 @@ final class XenConnection extends MappedConnection {
         this.localPort = localPort;
         this.controlPage = controlPage;
         this.control = control;
-        this.peerAliveOffset = connector ? ACCEPTOR_ALIVE_OFFSET : CONNECTOR_ALIVE_OFFSET;
+        this.peerAliveOffset =
+                connector ? XenControlPage.ACCEPTOR_ALIVE_OFFSET : XenControlPage.CONNECTOR_ALIVE_OFFSET;
         this.requestPath = requestPath;
         this.requestStore = requestStore;
     }
@@ -112,7 +105,7 @@ final class XenConnection extends MappedConnection {
         } catch (NativeIoException e) {
             logger.debug("Could not read the pending events of {}", this, e);
         }
-        if (control.get(peerAliveOffset) != ALIVE) {
+        if (control.get(peerAliveOffset) != XenControlPage.ALIVE) {
             reportPeerGone();
         } else {
             events.notified();
