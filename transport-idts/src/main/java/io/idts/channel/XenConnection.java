@@ -1,5 +1,7 @@
 package io.idts.channel;
 
+import io.idts.linux.Errno;
+import io.idts.linux.FileDescriptors;
 import io.idts.linux.NativeIoException;
 import io.idts.xen.XenEventChannel;
 import io.idts.xen.XenStore;
@@ -71,8 +73,10 @@ final class XenConnection extends MappedConnection {
     @Override
     public void watch(IdtsIoHandler handler, Events events) throws Exception {
         this.events = events;
-        // Level-triggered: the handle's descriptor stays readable while ports are pending.
-        eventWatch = handler.watch(new FdWatch(eventChannel.fd(), ops -> onEvent()), EpollIoOps.EPOLLIN);
+        int fd = eventChannel.fd();
+        FileDescriptors.setNonBlocking(fd);
+        // Level-triggered: the handle's descriptor stays readable while its port is pending.
+        eventWatch = handler.watch(new FdWatch(fd, ops -> onEvent()), EpollIoOps.EPOLLIN);
         XenStoreWatcher watcher = handler.xenStoreWatcher();
         if (peerDomid != watcher.selfDomid()) {
             watcher.watchDomain(peerDomid, domainGone);
@@ -98,12 +102,14 @@ final class XenConnection extends MappedConnection {
     /** The peer notified, or its kernel did when it unmapped the control page. */
     private void onEvent() {
         try {
-            // Every pending port is ours (the handle is this connection's); unmask to hear of the next event.
-            for (int port; (port = eventChannel.pending(0)) >= 0;) {
-                eventChannel.unmask(port);
-            }
+            // The handle has one port, this connection's, and the driver queues a port once until it is unmasked:
+            // one read takes the event, and the unmask lets the next one come. The descriptor is non-blocking (set
+            // in watch()), so a spurious wakeup reads EAGAIN instead of blocking the loop.
+            eventChannel.unmask(eventChannel.pending());
         } catch (NativeIoException e) {
-            logger.debug("Could not read the pending events of {}", this, e);
+            if (e.errno() != Errno.EAGAIN) {
+                logger.debug("Could not read the pending event of {}", this, e);
+            }
         }
         if (control.get(peerAliveOffset) != XenControlPage.ALIVE) {
             reportPeerGone();
