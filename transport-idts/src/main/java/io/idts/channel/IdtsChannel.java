@@ -123,17 +123,18 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         super(parent);
         this.localAddress = localAddress;
         this.remoteAddress = remoteAddress;
-        attach(connection);
+        attach(connection, remoteAddress);
         state = State.ACTIVE;
     }
 
-    private void attach(IdtsConnection connection) throws IdtsProtocolException {
+    private void attach(IdtsConnection connection, IdtsAddress remote) throws IdtsProtocolException {
         int txRing = connection.isConnector() ? 0 : 1;
         RingWriter writer = new RingWriter(connection.region(), connection.layout(), txRing);
         RingReader reader = new RingReader(connection.region(), connection.layout(), 1 - txRing);
         if (!connection.isConnector()) {
             writer.setState(RegionLayout.STATE_OPEN);
         }
+        config.applyBackendDefaults(remote);
         this.connection = connection;
         this.regionLifetime = connection.regionLifetime();
         this.writer = writer;
@@ -614,7 +615,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     /**
-     * The one place reads take bytes out of the ring: as read-only views (zero-copy reads on, and the views held
+     * The one place reads take bytes out of the ring: as views (zero-copy reads on, and the views held
      * within the hold limit) or as copies into the channel's allocator. The producer position is read once and
      * validated by {@link RingReader#readableBytes()} before any view or copy is made.
      */
@@ -833,7 +834,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             }
             connector = null;
             try {
-                attach(established);
+                attach(established, requestedRemoteAddress);
             } catch (Throwable t) {
                 established.close();
                 throw t;

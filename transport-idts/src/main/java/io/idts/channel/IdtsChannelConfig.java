@@ -29,7 +29,8 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
             SystemPropertyUtil.getInt("io.idts.ringCapacity", RegionLayout.DEFAULT_RING_CAPACITY);
     static final int DEFAULT_XEN_RING_CAPACITY = SystemPropertyUtil.getInt("io.idts.xenRingCapacity", 128 * 1024);
     static final long DEFAULT_SPIN_TIME_NANOS = SystemPropertyUtil.getLong("io.idts.spinTimeNanos", 0);
-    static final boolean DEFAULT_ZERO_COPY_READS = SystemPropertyUtil.getBoolean("io.idts.zeroCopyReads", false);
+    static final boolean DEFAULT_ZERO_COPY_READS = SystemPropertyUtil.getBoolean("io.idts.zeroCopyReads", true);
+    static final boolean DEFAULT_XEN_ZERO_COPY_READS = SystemPropertyUtil.getBoolean("io.idts.xenZeroCopyReads", false);
     static final int DEFAULT_ZERO_COPY_HOLD_PERCENT = SystemPropertyUtil.getInt("io.idts.zeroCopyHoldPercent", 50);
 
     private volatile boolean allowHalfClosure;
@@ -37,6 +38,7 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
     private volatile boolean ringCapacitySet;
     private volatile long spinTimeNanos = DEFAULT_SPIN_TIME_NANOS;
     private volatile boolean zeroCopyReads = DEFAULT_ZERO_COPY_READS;
+    private volatile boolean zeroCopyReadsSet;
     private volatile int zeroCopyHoldPercent = checkHoldPercent(DEFAULT_ZERO_COPY_HOLD_PERCENT);
 
     IdtsChannelConfig(IdtsChannel channel) {
@@ -127,12 +129,23 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
     }
 
     /**
-     * Turns zero-copy reads on (read-only views of the receive ring) or off (copies into the channel's allocator).
+     * Turns zero-copy reads on (views of the receive ring) or off (copies into the channel's allocator).
      * Takes effect from the next read; views already handed out stay valid until released.
      */
     public IdtsChannelConfig setZeroCopyReads(boolean zeroCopyReads) {
         this.zeroCopyReads = zeroCopyReads;
+        zeroCopyReadsSet = true;
         return this;
+    }
+
+    /**
+     * Applies the defaults of the backend that serves {@code remote} to what was not set: a Xen peer is another
+     * domain, another trust domain, so zero-copy reads are off for it unless set.
+     */
+    void applyBackendDefaults(IdtsAddress remote) {
+        if (remote.isXen() && !zeroCopyReadsSet) {
+            zeroCopyReads = DEFAULT_XEN_ZERO_COPY_READS;
+        }
     }
 
     /** See {@link IdtsChannelOption#ZERO_COPY_HOLD_PERCENT}. */

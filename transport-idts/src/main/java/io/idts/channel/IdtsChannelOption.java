@@ -26,17 +26,20 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
     public static final ChannelOption<Long> SPIN_TIME_NANOS = valueOf(IdtsChannelOption.class, "SPIN_TIME_NANOS");
 
     /**
-     * Zero-copy reads: {@code true} hands the pipeline
-     * read-only {@code ByteBuf} views of the receive ring instead of copies; the ring space of a view is given back
-     * to the peer when the view (and every view before it) is released. {@code false} (the default for now, system
-     * property {@code io.idts.zeroCopyReads}: Netty's SSL testsuite does not pass with views yet, see the README)
-     * copies every read into a
-     * buffer of the channel's {@code ALLOCATOR}, and the ring space is given back at once.
+     * Zero-copy reads: {@code true} (the default, system property {@code io.idts.zeroCopyReads}) hands the pipeline
+     * {@code ByteBuf} views of the receive ring instead of copies; the ring space of a view is given back to the peer
+     * when the view (and every view before it) is released. {@code false} copies every read into a buffer of the
+     * channel's {@code ALLOCATOR}, and the ring space is given back at once.
      *
-     * <p>Views are for a peer in the same trust domain (the host backend's default: same user, same host). A view is
-     * memory the peer can still write: a hostile peer can change bytes after a parser checked them (a double fetch),
-     * so turn zero-copy reads off where the peer is not trusted. Copies are taken once, after the producer position
-     * was validated, and are private.
+     * <p>A view is direct, of fixed capacity (it never grows) and writable, like the buffers Netty's other transports
+     * read into: a handler may change the bytes it read (the JDK's {@code SSLEngine} decrypts TLS 1.3 records in
+     * place). Its bytes are the reader's until it is released, so writing them cannot change the peer's stream.
+     *
+     * <p>Views are for a peer in the same trust domain (the host backend's peers: same user, same host, hence the
+     * default). A Xen peer is another domain: for a Xen address the default is {@code false} (system property
+     * {@code io.idts.xenZeroCopyReads}). A view is memory the peer can still write: a hostile peer can change bytes after a parser checked them
+     * (a double fetch), so turn zero-copy reads off where the peer is not trusted. Copies are taken once, after the
+     * producer position was validated, and are private.
      */
     public static final ChannelOption<Boolean> ZERO_COPY_READS = valueOf(IdtsChannelOption.class, "ZERO_COPY_READS");
 

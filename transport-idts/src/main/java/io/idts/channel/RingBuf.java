@@ -11,16 +11,21 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.ReadOnlyBufferException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.ScatteringByteChannel;
 
 /**
- * A fixed-size {@link ByteBuf} over a contiguous run of one ring's data: a read-only view of received bytes (zero-copy
- * reads) or a writable claim of free transmit space (zero-copy writes). Never grows. Every access is bounded by the
- * view's capacity, and the view by the ring (its {@code memory} is exactly the ring's data), so no index can reach
- * outside the ring.
+ * A fixed-size {@link ByteBuf} over a contiguous run of one ring's data: a view of received bytes (zero-copy reads) or
+ * a claim of free transmit space (zero-copy writes). Never grows. Every access is bounded by the view's capacity, and
+ * the view by the ring (its {@code memory} is exactly the ring's data), so no index can reach outside the ring.
+ *
+ * <p>Both kinds are writable, as every inbound buffer of Netty's own transports is: handlers may write into what they
+ * read (the JDK's {@code SSLEngine} decrypts TLS 1.3 records in place, in the buffer it was given). A view's bytes are
+ * the reader's until it releases them: the peer's producer position is past them and its consumer position not yet,
+ * so the peer may neither write them nor (by the protocol) read them back, and writing them changes nothing the peer
+ * sees. A hostile peer may still write them at any time, writes included; that is the same hazard as for reads, and
+ * why zero-copy reads are for trusted peers only.
  *
  * <p>While its reference count is positive the view holds a reference to the shared region (its {@link Owner} took
  * it), so the mapping cannot be unmapped under it. When the count drops to zero the view tells its owner (on the
@@ -44,7 +49,6 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
     private long address;
     private int offset;
     private int length;
-    private boolean writable;
     private ByteBufAllocator alloc;
     private Owner owner;
     private long token;
@@ -59,20 +63,23 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
         return new RingBuf(null);
     }
 
-    /** A pooled read-only view; {@link #init} it. */
+    /** A pooled view; {@link #init} it. */
     static RingBuf pooledView() {
         return READ_VIEWS.get();
     }
 
     /**
      * Points this buffer at {@code length} bytes of {@code ringMemory} from {@code offset}: reader index 0, writer index
-     * {@code length} for a read view, 0 for a writable claim; reference count 1.
+     * 0 for a claim (to be filled), {@code length} for a view (filled by the peer); reference count 1.
      *
-     * @param ringMemory exactly one ring's data, big-endian, position 0; read-only for views
+     * @param ringMemory exactly one ring's data, writable, big-endian, position 0
      * @param ringAddress its native address, or 0 if unknown
      */
-    RingBuf init(ByteBuffer ringMemory, long ringAddress, int offset, int length, boolean writable,
+    RingBuf init(ByteBuffer ringMemory, long ringAddress, int offset, int length, boolean claim,
                  ByteBufAllocator alloc, Owner owner, long token) {
+        if (ringMemory.isReadOnly()) {
+            throw new IllegalArgumentException("ring memory must be writable");
+        }
         if (offset < 0 || length < 0 || offset > ringMemory.capacity() - length) {
             throw new IndexOutOfBoundsException("view " + offset + "+" + length + " outside a ring of "
                     + ringMemory.capacity() + " bytes");
@@ -81,13 +88,12 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
         this.address = UNSAFE ? ringAddress : 0;
         this.offset = offset;
         this.length = length;
-        this.writable = writable;
         this.alloc = alloc;
         this.owner = owner;
         this.token = token;
         maxCapacity(length);
         resetRefCnt();
-        setIndex(0, writable ? 0 : length);
+        setIndex(0, claim ? 0 : length);
         markReaderIndex();
         markWriterIndex();
         return this;
@@ -109,33 +115,24 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
         }
     }
 
-    private void checkWritable() {
-        if (!writable) {
-            throw new ReadOnlyBufferException();
-        }
-    }
-
     private int at(int index) {
         return offset + index;
     }
 
     @Override
     public boolean isReadOnly() {
-        return !writable;
-    }
-
-    @Override
-    public ByteBuf asReadOnly() {
-        return writable ? super.asReadOnly() : this;
+        return false;
     }
 
     /**
-     * A read-only view cannot move its bytes: it discards none (which the contract allows), where the default would
-     * try to write and fail.
+     * Discards nothing (the contract allows it): moving the bytes down would only copy within the ring, since a view's
+     * space is given back to the peer when the view is released, not when its bytes are discarded (and a claim
+     * commits from index 0). A cumulation that is a view then stays full, and the next read makes a new cumulation
+     * instead of writing into the ring.
      */
     @Override
     public ByteBuf discardSomeReadBytes() {
-        return writable ? super.discardSomeReadBytes() : this;
+        return this;
     }
 
     @Override
@@ -148,9 +145,19 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
         return length;
     }
 
+    /**
+     * Can only shrink (the maximum capacity shrinks with it): the bytes past the new capacity stay the reader's or
+     * the writer's until the buffer is released, and are never reachable again through it.
+     */
     @Override
     public ByteBuf capacity(int newCapacity) {
-        throw new ReadOnlyBufferException();
+        checkNewCapacity(newCapacity);
+        if (newCapacity < length) {
+            length = newCapacity;
+            maxCapacity(newCapacity);
+            trimIndicesToCapacity(newCapacity);
+        }
+        return this;
     }
 
     @Override
@@ -283,29 +290,25 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
         return length == 0 ? 0 : out.write(memory.slice(at(index), length), position);
     }
 
-    // Writes: only on a writable claim.
+    // Writes.
 
     @Override
     protected void _setByte(int index, int value) {
-        checkWritable();
         memory.put(at(index), (byte) value);
     }
 
     @Override
     protected void _setShort(int index, int value) {
-        checkWritable();
         memory.putShort(at(index), (short) value);
     }
 
     @Override
     protected void _setShortLE(int index, int value) {
-        checkWritable();
         memory.putShort(at(index), Short.reverseBytes((short) value));
     }
 
     @Override
     protected void _setMedium(int index, int value) {
-        checkWritable();
         int i = at(index);
         memory.put(i, (byte) (value >>> 16));
         memory.put(i + 1, (byte) (value >>> 8));
@@ -314,7 +317,6 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
 
     @Override
     protected void _setMediumLE(int index, int value) {
-        checkWritable();
         int i = at(index);
         memory.put(i, (byte) value);
         memory.put(i + 1, (byte) (value >>> 8));
@@ -323,31 +325,26 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
 
     @Override
     protected void _setInt(int index, int value) {
-        checkWritable();
         memory.putInt(at(index), value);
     }
 
     @Override
     protected void _setIntLE(int index, int value) {
-        checkWritable();
         memory.putInt(at(index), Integer.reverseBytes(value));
     }
 
     @Override
     protected void _setLong(int index, long value) {
-        checkWritable();
         memory.putLong(at(index), value);
     }
 
     @Override
     protected void _setLongLE(int index, long value) {
-        checkWritable();
         memory.putLong(at(index), Long.reverseBytes(value));
     }
 
     @Override
     public ByteBuf setBytes(int index, ByteBuf src, int srcIndex, int length) {
-        checkWritable();
         checkSrcIndex(index, length, srcIndex, src.capacity());
         if (length == 0) {
             return this;
@@ -364,7 +361,6 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
 
     @Override
     public ByteBuf setBytes(int index, byte[] src, int srcIndex, int length) {
-        checkWritable();
         checkSrcIndex(index, length, srcIndex, src.length);
         memory.put(at(index), src, srcIndex, length);
         return this;
@@ -372,7 +368,6 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
 
     @Override
     public ByteBuf setBytes(int index, ByteBuffer src) {
-        checkWritable();
         int length = src.remaining();
         checkIndex(index, length);
         memory.put(at(index), src, src.position(), length);
@@ -382,7 +377,6 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
 
     @Override
     public int setBytes(int index, InputStream in, int length) throws IOException {
-        checkWritable();
         checkIndex(index, length);
         byte[] tmp = new byte[Math.min(Math.max(length, 1), 8192)];
         int done = 0;
@@ -399,14 +393,12 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
 
     @Override
     public int setBytes(int index, ScatteringByteChannel in, int length) throws IOException {
-        checkWritable();
         checkIndex(index, length);
         return in.read(memory.slice(at(index), length));
     }
 
     @Override
     public int setBytes(int index, FileChannel in, long position, int length) throws IOException {
-        checkWritable();
         checkIndex(index, length);
         return in.read(memory.slice(at(index), length), position);
     }

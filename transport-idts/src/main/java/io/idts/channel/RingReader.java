@@ -33,7 +33,7 @@ final class RingReader {
     private final int capacity;
     private final int mask;
     private final ByteBuf data;
-    /** The ring's data again, read-only and big-endian, for zero-copy views; never moved (absolute access only). */
+    /** The ring's data again, big-endian, for zero-copy views; never moved (absolute access only). */
     private final ByteBuffer viewMemory;
     private final int positionOffset;
     private final int flagsOffset;
@@ -66,7 +66,7 @@ final class RingReader {
         capacity = layout.capacity(ring);
         mask = capacity - 1;
         data = Unpooled.wrappedBuffer(region.slice(layout.dataOffset(ring), capacity));
-        viewMemory = region.slice(layout.dataOffset(ring), capacity).asReadOnlyBuffer().order(ByteOrder.BIG_ENDIAN);
+        viewMemory = region.slice(layout.dataOffset(ring), capacity).order(ByteOrder.BIG_ENDIAN);
         positionOffset = RegionLayout.consumerPositionOffset(ring);
         flagsOffset = RegionLayout.consumerFlagsOffset(ring);
         producerPositionOffset = RegionLayout.producerPositionOffset(ring);
@@ -236,9 +236,10 @@ final class RingReader {
     }
 
     /**
-     * The ring's data, read-only, big-endian, exactly {@link #capacity()} bytes: the memory of zero-copy views. Only
-     * ranges from {@link #index()} up to the readable bytes last validated may be handed out, and only until they
-     * are released (then the peer may overwrite them).
+     * The ring's data, big-endian, exactly {@link #capacity()} bytes: the memory of zero-copy views. Only ranges from
+     * {@link #index()} up to the readable bytes last validated may be handed out, and only until they are released
+     * (then the peer may overwrite them). Writable: until then those bytes are ours (docs/protocol.md, "The data
+     * rings"), and a handler may write into what it reads.
      */
     ByteBuffer viewMemory() {
         return viewMemory;

@@ -15,7 +15,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 
 /**
- * Zero-copy reads of one ring: hands out read-only {@link ByteBuf} views of received bytes and works out how far the
+ * Zero-copy reads of one ring: hands out {@link ByteBuf} views of received bytes and works out how far the
  * consumer position may advance as they are released, in any order, on any thread.
  *
  * <p><b>Bookkeeping.</b> Views are made on the event loop, in stream order; each gets a sequence number and a slot
@@ -98,8 +98,8 @@ final class RingViews implements RingBuf.Owner {
 
     /**
      * Consumes {@code length} bytes (at most the readable bytes last validated by {@link RingReader#readableBytes()})
-     * and returns them as a read-only view: one {@link RingBuf}, or two in a read-only composite when they cross the
-     * end of the ring. Call only after {@link #canView} said yes.
+     * and returns them as a view: one {@link RingBuf}, or two in a composite when they cross the end of the ring. Call
+     * only after {@link #canView} said yes.
      */
     ByteBuf take(int length, ByteBufAllocator alloc) throws IdtsProtocolException {
         int index = reader.index();
@@ -114,7 +114,7 @@ final class RingViews implements RingBuf.Owner {
             return view;
         }
         ByteBuf second = newView(0, length - first, start + first, alloc);
-        return new CompositeByteBuf(alloc, true, 2, view, second).asReadOnly();
+        return new CompositeByteBuf(alloc, true, 2, view, second);
     }
 
     private ByteBuf newView(int index, int length, long start, ByteBufAllocator alloc) {

@@ -26,9 +26,7 @@ final class XenBackend implements IdtsBackend {
     static final String SERVICES = "/data/idts";
     /** Below a service: where connectors write their requests (writable, not readable, by every domain). */
     static final String REQUESTS = "requests";
-    /** In a request: the grant references of the region's pages, in page order, decimal, space-separated. */
-    static final String RING_REF = "ring-ref";
-    /** In a request: the grant reference of the control page. */
+    /** In a request: the grant reference of the {@link XenControlPage control page}, which lists the region's. */
     static final String CTRL_REF = "ctrl-ref";
     /** In a request: the connector's unbound event-channel port for the listener. */
     static final String EVENT_CHANNEL = "event-channel";

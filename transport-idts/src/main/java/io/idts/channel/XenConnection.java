@@ -1,5 +1,7 @@
 package io.idts.channel;
 
+import io.idts.linux.Errno;
+import io.idts.linux.FileDescriptors;
 import io.idts.linux.NativeIoException;
 import io.idts.xen.XenEventChannel;
 import io.idts.xen.XenStore;
@@ -13,8 +15,9 @@ import java.nio.ByteBuffer;
 
 /**
  * A connection of the Xen backend: the region's grant-shared pages (shared by the connector, mapped by the
- * acceptor), an interdomain event channel on a handle of its own, and the control page whose alive bytes the peer's
- * kernel clears, with an event, when the peer's process unshares or unmaps it, that is when it closes or dies. A
+ * acceptor), an interdomain event channel on a handle of its own, and the {@link XenControlPage control page} whose
+ * alive bytes the peer's kernel clears, with an event, when the peer's process unshares or unmaps it, that is when
+ * it closes or dies. A
  * destroyed domain never unmaps, so the domain's release is watched in XenStore as well.
  *
  * <p>Each connection has its own event-channel handle: an interdomain port cannot move from one handle to another,
@@ -24,15 +27,6 @@ import java.nio.ByteBuffer;
 final class XenConnection extends MappedConnection {
 
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(XenConnection.class);
-
-    // The control page, one per connection, shared by the connector with the acceptor. Each side's byte is set to
-    // ALIVE by that side once the connection is made, and cleared to 0 by that side's kernel when its process unmaps
-    // the page: on close, or on death. Separate cache lines: each is written by one side only.
-    /** The connector's alive byte. */
-    static final int CONNECTOR_ALIVE_OFFSET = 0;
-    /** The acceptor's alive byte. */
-    static final int ACCEPTOR_ALIVE_OFFSET = 64;
-    static final byte ALIVE = 1;
 
     private final int peerDomid;
     private final XenEventChannel eventChannel;
@@ -66,7 +60,8 @@ final class XenConnection extends MappedConnection {
         this.localPort = localPort;
         this.controlPage = controlPage;
         this.control = control;
-        this.peerAliveOffset = connector ? ACCEPTOR_ALIVE_OFFSET : CONNECTOR_ALIVE_OFFSET;
+        this.peerAliveOffset =
+                connector ? XenControlPage.ACCEPTOR_ALIVE_OFFSET : XenControlPage.CONNECTOR_ALIVE_OFFSET;
         this.requestPath = requestPath;
         this.requestStore = requestStore;
     }
@@ -78,8 +73,10 @@ final class XenConnection extends MappedConnection {
     @Override
     public void watch(IdtsIoHandler handler, Events events) throws Exception {
         this.events = events;
-        // Level-triggered: the handle's descriptor stays readable while ports are pending.
-        eventWatch = handler.watch(new FdWatch(eventChannel.fd(), ops -> onEvent()), EpollIoOps.EPOLLIN);
+        int fd = eventChannel.fd();
+        FileDescriptors.setNonBlocking(fd);
+        // Level-triggered: the handle's descriptor stays readable while its port is pending.
+        eventWatch = handler.watch(new FdWatch(fd, ops -> onEvent()), EpollIoOps.EPOLLIN);
         XenStoreWatcher watcher = handler.xenStoreWatcher();
         if (peerDomid != watcher.selfDomid()) {
             watcher.watchDomain(peerDomid, domainGone);
@@ -105,14 +102,16 @@ final class XenConnection extends MappedConnection {
     /** The peer notified, or its kernel did when it unmapped the control page. */
     private void onEvent() {
         try {
-            // Every pending port is ours (the handle is this connection's); unmask to hear of the next event.
-            for (int port; (port = eventChannel.pending(0)) >= 0;) {
-                eventChannel.unmask(port);
-            }
+            // The handle has one port, this connection's, and the driver queues a port once until it is unmasked:
+            // one read takes the event, and the unmask lets the next one come. The descriptor is non-blocking (set
+            // in watch()), so a spurious wakeup reads EAGAIN instead of blocking the loop.
+            eventChannel.unmask(eventChannel.pending());
         } catch (NativeIoException e) {
-            logger.debug("Could not read the pending events of {}", this, e);
+            if (e.errno() != Errno.EAGAIN) {
+                logger.debug("Could not read the pending event of {}", this, e);
+            }
         }
-        if (control.get(peerAliveOffset) != ALIVE) {
+        if (control.get(peerAliveOffset) != XenControlPage.ALIVE) {
             reportPeerGone();
         } else {
             events.notified();

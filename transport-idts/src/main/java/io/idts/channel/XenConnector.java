@@ -30,6 +30,8 @@ final class XenConnector implements IdtsBackend.PendingConnect {
     private int localPort = -1;
     private XenGrantSharer sharer;
     private XenSharedPages region;
+    /** The list pages: the region's grant references, for the listener to read once. */
+    private XenSharedPages lists;
     private XenSharedPages control;
     private RegionLayout layout;
     private String requestPath;
@@ -64,34 +66,55 @@ final class XenConnector implements IdtsBackend.PendingConnect {
         try {
             published = xenStore.read(XenStore.NO_TRANSACTION, service);
         } catch (NativeIoException e) {
-            ConnectException refused = new ConnectException("cannot connect to IDTS address " + remote
-                    + ": its XenStore node " + service + " is not readable from domain " + self + " ("
-                    + e.getMessage() + ")");
-            refused.initCause(e);
-            throw refused;
+            throw connectFailed("its XenStore node " + service + " is not readable from domain " + self, e);
         }
         if (published == null) {
             throw new ConnectException("connection refused: nobody listens on IDTS address " + remote
                     + " (no XenStore node " + service + "; start the server in domain " + listener + " first)");
         }
-        eventChannel = XenEventChannel.open();
-        localPort = eventChannel.bindUnboundPort(listener);
-        sharer = XenGrantSharer.open();
-        long size = RegionLayout.regionSize(ringCapacity, ringCapacity);
-        region = sharer.share(listener, (int) (size / PAGE_SIZE), true);
+        try {
+            eventChannel = XenEventChannel.open();
+            localPort = eventChannel.bindUnboundPort(listener);
+            sharer = XenGrantSharer.open();
+        } catch (NativeIoException e) {
+            throw connectFailed("could not set up an event channel and grants for domain " + listener, e);
+        }
+        int regionPages = (int) (RegionLayout.regionSize(ringCapacity, ringCapacity) / XenControlPage.PAGE_SIZE);
+        int listPages = XenControlPage.listPages(regionPages);
+        try {
+            region = sharer.share(listener, regionPages, true);
+            lists = sharer.share(listener, listPages, false);
+            control = sharer.sharePageWithNotify(listener, true, XenControlPage.CONNECTOR_ALIVE_OFFSET, localPort);
+        } catch (NativeIoException e) {
+            throw connectFailed("could not share " + (regionPages + listPages + 1) + " pages with domain " + listener
+                    + " (rings of " + ringCapacity + " bytes; every ring page is a grant: use a smaller "
+                    + "IdtsChannelOption.RING_CAPACITY, or raise xen-gntalloc's 'limit' module parameter and the "
+                    + "domain's grant table size, max_grant_frames)", e);
+        }
         layout = RegionLayout.initialize(region.buffer(), ringCapacity, ringCapacity);
-        control = sharer.sharePageWithNotify(listener, true, XenConnection.CONNECTOR_ALIVE_OFFSET, localPort);
-        control.buffer().put(XenConnection.CONNECTOR_ALIVE_OFFSET, XenConnection.ALIVE);
+        ByteBuffer controlBuffer = control.buffer();
+        XenControlPage.write(controlBuffer, lists.buffer(), region.refs(), lists.refs());
+        controlBuffer.put(XenControlPage.CONNECTOR_ALIVE_OFFSET, XenControlPage.ALIVE);
 
         String request = service + '/' + XenBackend.REQUESTS + '/'
                 + XenBackend.requestId(self, SEQUENCE.incrementAndGet());
         XenStorePermission[] permissions = XenBackend.requestPermissions(self, listener);
         String[][] nodes = {
-                {XenBackend.RING_REF, joinRefs(region.refs())},
                 {XenBackend.CTRL_REF, Integer.toUnsignedString(control.ref(0))},
                 {XenBackend.EVENT_CHANNEL, Integer.toString(localPort)},
                 {XenBackend.NAME, local.service()},
         };
+        try {
+            writeRequest(request, permissions, nodes, self);
+            requestPath = request;
+            replyWatch = watcher.watch(request + '/' + XenBackend.REPLY, path -> progress.run());
+        } catch (NativeIoException e) {
+            throw connectFailed("could not write the connection request " + request + " into XenStore", e);
+        }
+    }
+
+    private void writeRequest(String request, XenStorePermission[] permissions, String[][] nodes, int self)
+            throws IOException {
         for (;;) {
             int tx = xenStore.transactionStart();
             try {
@@ -114,23 +137,17 @@ final class XenConnector implements IdtsBackend.PendingConnect {
                 throw e;
             }
             if (xenStore.transactionEnd(tx, false)) {
-                break;
+                return;
             }
             // EAGAIN: another transaction touched the same nodes; do it again.
         }
-        requestPath = request;
-        replyWatch = watcher.watch(request + '/' + XenBackend.REPLY, path -> progress.run());
     }
 
-    private static String joinRefs(int[] refs) {
-        StringBuilder text = new StringBuilder(refs.length * 6);
-        for (int ref : refs) {
-            if (text.length() > 0) {
-                text.append(' ');
-            }
-            text.append(Integer.toUnsignedString(ref));
-        }
-        return text.toString();
+    private ConnectException connectFailed(String what, NativeIoException cause) {
+        ConnectException failed = new ConnectException("cannot connect to IDTS address " + remote + ": " + what
+                + ": " + cause.getMessage());
+        failed.initCause(cause);
+        return failed;
     }
 
     @Override
@@ -153,9 +170,11 @@ final class XenConnector implements IdtsBackend.PendingConnect {
             throw new ConnectException("connection to IDTS address " + remote + " refused: " + said);
         }
         stopWatching();
-        // The listener has mapped everything; the request has served its purpose.
+        // The listener has mapped everything; the request and the list pages have served their purpose.
         XenBackend.removeQuietly(xenStore, requestPath);
         requestPath = null;
+        lists.close();
+        lists = null;
         XenSharedPages regionPages = region;
         XenGrantSharer regionSharer = sharer;
         XenConnection connection = new XenConnection(region.buffer(), () -> {
@@ -192,6 +211,10 @@ final class XenConnector implements IdtsBackend.PendingConnect {
         if (eventChannel != null) {
             eventChannel.close();
             eventChannel = null;
+        }
+        if (lists != null) {
+            lists.close();
+            lists = null;
         }
         if (region != null) {
             region.close();

@@ -249,18 +249,29 @@ final class XenListener implements IdtsBackend.Listener {
                 throw e;
             }
             peer = permissions[0].domid();
-            String refsText = read(request, XenBackend.RING_REF);
             int controlRef = parseRef(read(request, XenBackend.CTRL_REF), XenBackend.CTRL_REF);
             int remotePort = parseNumber(read(request, XenBackend.EVENT_CHANNEL), XenBackend.EVENT_CHANNEL);
             String name = read(request, XenBackend.NAME);
             if (!IdtsAddress.isValidService(name)) {
                 throw new RefusedException("invalid service name in " + XenBackend.NAME);
             }
-            int[] refs = parseRefs(refsText);
 
             eventChannel = XenEventChannel.open();
             int localPort = eventChannel.bindInterdomain(peer, remotePort);
             mapper = XenGrantMapper.open();
+            control = mapper.mapWithNotify(peer, controlRef, true, XenControlPage.ACCEPTOR_ALIVE_OFFSET, localPort);
+            ByteBuffer controlBuffer = control.buffer();
+            int[] refs;
+            try {
+                // Read once, checked, then used: the connector can still write the control page.
+                int regionPages = XenControlPage.readRegionPages(controlBuffer, MIN_PAGES, MAX_PAGES);
+                int[] listRefs = XenControlPage.readListRefs(controlBuffer, regionPages);
+                try (XenMappedGrants lists = mapper.map(peer, listRefs, false)) {
+                    refs = XenControlPage.readRegionRefs(lists.buffer(), regionPages);
+                }
+            } catch (IdtsProtocolException e) {
+                throw new RefusedException(e.getMessage());
+            }
             region = mapper.map(peer, refs, true);
             ByteBuffer regionBuffer = region.buffer();
             RegionLayout layout;
@@ -269,12 +280,10 @@ final class XenListener implements IdtsBackend.Listener {
             } catch (IdtsProtocolException e) {
                 throw new RefusedException(e.getMessage());
             }
-            control = mapper.mapWithNotify(peer, controlRef, true, XenConnection.ACCEPTOR_ALIVE_OFFSET, localPort);
-            ByteBuffer controlBuffer = control.buffer();
-            if (controlBuffer.get(XenConnection.CONNECTOR_ALIVE_OFFSET) != XenConnection.ALIVE) {
+            if (controlBuffer.get(XenControlPage.CONNECTOR_ALIVE_OFFSET) != XenControlPage.ALIVE) {
                 throw new RefusedException("the connector's alive byte is not set in the control page");
             }
-            controlBuffer.put(XenConnection.ACCEPTOR_ALIVE_OFFSET, XenConnection.ALIVE);
+            controlBuffer.put(XenControlPage.ACCEPTOR_ALIVE_OFFSET, XenControlPage.ALIVE);
             XenMappedGrants regionPages = region;
             XenGrantMapper regionMapper = mapper;
             XenConnection connection = new XenConnection(regionBuffer, () -> {
@@ -313,19 +322,6 @@ final class XenListener implements IdtsBackend.Listener {
             throw new RefusedException("the request has no " + node);
         }
         return value;
-    }
-
-    private static int[] parseRefs(String text) throws RefusedException {
-        String[] parts = text.split(" ", MAX_PAGES + 1);
-        if (parts.length < MIN_PAGES || parts.length > MAX_PAGES) {
-            throw new RefusedException(XenBackend.RING_REF + " names " + parts.length + " pages, not between "
-                    + MIN_PAGES + " and " + MAX_PAGES);
-        }
-        int[] refs = new int[parts.length];
-        for (int i = 0; i < parts.length; i++) {
-            refs[i] = parseRef(parts[i], XenBackend.RING_REF);
-        }
-        return refs;
     }
 
     private static int parseRef(String text, String node) throws RefusedException {

@@ -73,6 +73,21 @@ final class XenBackendTest {
     }
 
     @Test
+    void zeroCopyReadsDefaultOffForXenPeersUnlessSet() {
+        IdtsChannelConfig config = new IdtsChannel().config();
+        assertTrue(config.isZeroCopyReads());
+        config.applyBackendDefaults(IdtsAddress.of("a"));
+        assertTrue(config.isZeroCopyReads());
+        config.applyBackendDefaults(IdtsAddress.xen(0, "a"));
+        assertEquals(IdtsChannelConfig.DEFAULT_XEN_ZERO_COPY_READS, config.isZeroCopyReads());
+
+        IdtsChannelConfig set = new IdtsChannel().config();
+        set.setZeroCopyReads(true);
+        set.applyBackendDefaults(IdtsAddress.xen(0, "a"));
+        assertTrue(set.isZeroCopyReads());
+    }
+
+    @Test
     void xenRingsDefaultSmallerThanHostRingsUnlessSet() {
         IdtsChannel channel = new IdtsChannel();
         IdtsChannelConfig config = channel.config();
