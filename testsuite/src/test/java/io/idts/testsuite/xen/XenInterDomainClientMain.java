@@ -38,8 +38,8 @@ import java.util.concurrent.TimeoutException;
  * The client domain's half of the channel-level Xen checks (testsuite/xen/run), run in a domU against
  * {@link XenInterDomainServerMain} in dom0: {@code XenInterDomainClientMain <server domid> <server IPv4 address>}.
  *
- * <p>In order: a message round trip on {@code echo}; the published conventions as another domain sees them; the
- * half-close check; 64 MiB each way on {@code stream}; the figures (RTT and bandwidth over IDTS, then over TCP to the
+ * <p>In order: a message round trip on {@code echo}; the published conventions as another domain sees them;
+ * hostile requests ({@link XenHostileConnector}), each refused with its reason; the half-close check; 64 MiB each way on {@code stream}; the figures (RTT and bandwidth over IDTS, then over TCP to the
  * same domain through its vif); that nothing is left in this process once those channels are closed; then it opens
  * {@code hold}, writes one byte, and waits to be destroyed with the channel open.
  *
@@ -95,6 +95,7 @@ public final class XenInterDomainClientMain {
         try {
             roundTrip(idts);
             conventions();
+            hostileRequests();
             halfClose(idts);
             stream(idts);
             // The backend's default ring capacity for Xen (what a user gets), then larger rings (about the largest
@@ -179,6 +180,29 @@ public final class XenInterDomainClientMain {
                 }
             });
         }
+    }
+
+    /** Requests that break the handshake: each refused with its reason; the server goes on (the next checks). */
+    private void hostileRequests() throws Exception {
+        try (XenHostileConnector hostile = new XenHostileConnector(server, "echo")) {
+            refused("a control page reference that is not a number", hostile::badControlReference,
+                    "ctrl-ref is not a grant reference");
+            refused("port 0", hostile::badPort, "event-channel is not a port number");
+            refused("a name that is not a service name", hostile::badName, "invalid service name");
+            refused("a control page that gives the region no pages", hostile::emptyRegion, "region of 0 pages");
+            refused("a control page whose list-page count does not match", hostile::listCountMismatch,
+                    "list pages for 3 region pages");
+            refused("a shared region without a header", hostile::regionWithoutHeader, "region magic");
+        }
+    }
+
+    private void refused(String what, XenCheckLog.Check request, String reason) {
+        log.check("hostile request refused with its reason, the server serving on: " + what, () -> {
+            String reply = request.run();
+            return reply != null && reply.startsWith("refused: ") && reply.contains(reason) ? null
+                    : "reply " + (reply == null ? "none" : '\'' + reply + '\'') + ", expected a refusal saying '"
+                    + reason + '\'';
+        });
     }
 
     private void halfClose(Bootstrap idts) throws Exception {
