@@ -1,13 +1,15 @@
 package io.idts.channel;
 
 import io.idts.linux.LinuxHost;
+import io.idts.xen.XenHost;
 import io.netty.channel.epoll.Epoll;
 
 /**
  * Tells whether IDTS can run on this machine, as Netty's {@code Epoll} does for its transport.
  *
  * <p>The host backend needs Linux (memfd, eventfd, abstract Unix-domain sockets, reached through JNA) and Netty's
- * native epoll, on which {@link IdtsIoHandler} blocks.
+ * native epoll, on which {@link IdtsIoHandler} blocks: {@link #isAvailable()}. The Xen backend needs all that, inside
+ * a Xen domain, plus Xen's devices and libraries: {@link #isXenAvailable()}.
  */
 public final class Idts {
 
@@ -57,5 +59,33 @@ public final class Idts {
     /** Returns why IDTS cannot be used, or {@code null} if it can. */
     public static Throwable unavailabilityCause() {
         return UNAVAILABILITY_CAUSE;
+    }
+
+    /**
+     * Returns {@code true} if channels with {@link IdtsAddress#xen(int, String) Xen addresses} can be used here: IDTS
+     * is available, this is a Xen domain, and Xen's devices ({@code /dev/xen/gntdev}, {@code gntalloc},
+     * {@code evtchn}, XenStore) and libraries ({@code libxengnttab}, {@code libxenevtchn}, {@code libxenstore}) are
+     * there and accessible.
+     */
+    public static boolean isXenAvailable() {
+        return xenUnavailabilityCause() == null;
+    }
+
+    /**
+     * Throws the reason the Xen backend cannot be used if {@link #isXenAvailable()} is {@code false}.
+     *
+     * @throws UnsupportedOperationException whose message names what is missing
+     */
+    public static void ensureXenAvailability() {
+        Throwable cause = xenUnavailabilityCause();
+        if (cause != null) {
+            throw (UnsupportedOperationException) new UnsupportedOperationException(
+                    "the IDTS Xen backend cannot run here: " + cause.getMessage()).initCause(cause);
+        }
+    }
+
+    /** Returns why the Xen backend cannot be used (a missing device or library, say), or {@code null} if it can. */
+    public static Throwable xenUnavailabilityCause() {
+        return UNAVAILABILITY_CAUSE != null ? UNAVAILABILITY_CAUSE : XenHost.unavailabilityCause();
     }
 }

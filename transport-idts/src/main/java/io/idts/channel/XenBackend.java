@@ -2,7 +2,6 @@ package io.idts.channel;
 
 import io.idts.linux.LinuxHost;
 import io.idts.linux.NativeIoException;
-import io.idts.xen.XenHost;
 import io.idts.xen.XenStore;
 import io.idts.xen.XenStorePermission;
 import io.netty.channel.EventLoop;
@@ -51,7 +50,7 @@ final class XenBackend implements IdtsBackend {
 
     /** Fails with a message naming what is missing unless the Xen backend can run here. */
     static void ensureAvailable(IdtsAddress address) {
-        Throwable cause = XenHost.unavailabilityCause();
+        Throwable cause = Idts.xenUnavailabilityCause();
         if (cause != null) {
             throw new UnsupportedOperationException("IDTS address " + address + " needs the Xen backend, which "
                     + "cannot run here: " + cause.getMessage() + " (run inside a Xen domain with the xen-evtchn, "

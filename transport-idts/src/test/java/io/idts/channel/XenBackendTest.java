@@ -15,6 +15,7 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
@@ -30,7 +31,7 @@ final class XenBackendTest {
 
     @BeforeEach
     void setUp() {
-        assumeFalse(XenHost.isAvailable(), "Xen is available here: testsuite/xen/run covers the Xen backend");
+        assumeFalse(Idts.isXenAvailable(), "Xen is available here: testsuite/xen/run covers the Xen backend");
         before = ProcessResources.snapshot();
         group = new IdtsEventLoopGroup(1);
     }
@@ -62,6 +63,17 @@ final class XenBackendTest {
         assertTrue(bind.await(30, TimeUnit.SECONDS));
         assertFalse(bind.isSuccess());
         assertXenMissing(bind.cause());
+    }
+
+    @Test
+    void availabilityNamesWhatIsMissing() {
+        assertFalse(Idts.isXenAvailable());
+        assertEquals(XenHost.unavailabilityCause(), Idts.xenUnavailabilityCause());
+        UnsupportedOperationException e =
+                assertThrows(UnsupportedOperationException.class,
+                        Idts::ensureXenAvailability);
+        assertTrue(e.getMessage().contains(XenHost.unavailabilityCause().getMessage()), e.getMessage());
+        assertEquals(XenHost.unavailabilityCause(), e.getCause());
     }
 
     private static void assertXenMissing(Throwable cause) {
