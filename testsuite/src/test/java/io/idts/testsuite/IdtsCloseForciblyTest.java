@@ -8,16 +8,11 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.testsuite.transport.TestsuitePermutation.BootstrapComboFactory;
-import io.netty.testsuite.transport.socket.AbstractSocketTest;
 import io.netty.util.ReferenceCountUtil;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 
-import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
@@ -38,36 +33,20 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * not a dead peer), without a hang, and with no descriptor or shared mapping left behind by either end.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-public class IdtsCloseForciblyTest extends AbstractSocketTest {
+public class IdtsCloseForciblyTest extends AbstractIdtsSocketTest {
 
     private static final long TIMEOUT_SECONDS = 10;
     private static final String ACTIVE = "channelActive";
     private static final String INACTIVE = "channelInactive";
 
-    @BeforeAll
-    public static void warmUp() throws Exception {
-        ProcessResources.warmUpIdts();
-    }
-
-    @AfterAll
-    public static void shutdownIdtsGroups() throws InterruptedException {
-        IdtsSocketTestPermutation.INSTANCE.shutdownGroups();
-    }
-
-    @Override
-    protected List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> newFactories() {
-        return IdtsSocketTestPermutation.INSTANCE.socket();
-    }
-
-    @Override
-    protected SocketAddress newSocketAddress() {
-        return IdtsSocketTestPermutation.newSocketAddress("close-forcibly");
-    }
-
     /**
      * Netty's case: the server's parent handler takes the accepted channel, before it is registered, and closes it
      * forcibly. The client's connect succeeded (the handshake was over), then its channel closes by itself.
      */
+    public IdtsCloseForciblyTest() {
+        super("close-forcibly");
+    }
+
     @Test
     public void testCloseForcibly(TestInfo testInfo) throws Throwable {
         run(testInfo, this::testCloseForcibly);

@@ -10,16 +10,12 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
-import io.netty.testsuite.transport.TestsuitePermutation.BootstrapComboFactory;
-import io.netty.testsuite.transport.socket.AbstractSocketTest;
 import io.netty.util.ReferenceCountUtil;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.ByteArrayOutputStream;
-import java.net.SocketAddress;
 import java.nio.channels.ClosedChannelException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -42,26 +38,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * all fit: some complete, one is partly in the ring, the rest wait.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-public class IdtsClosePendingWritesTest extends AbstractSocketTest {
+public class IdtsClosePendingWritesTest extends AbstractIdtsSocketTest {
 
     private static final long TIMEOUT_SECONDS = 10;
     private static final int RING_CAPACITY = 4096;
     private static final int WRITES = 10;
     private static final int WRITE_SIZE = 1000;
 
-    @AfterAll
-    public static void shutdownIdtsGroups() throws InterruptedException {
-        IdtsSocketTestPermutation.INSTANCE.shutdownGroups();
-    }
-
-    @Override
-    protected List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> newFactories() {
-        return IdtsSocketTestPermutation.INSTANCE.socket();
-    }
-
-    @Override
-    protected SocketAddress newSocketAddress() {
-        return IdtsSocketTestPermutation.newSocketAddress("close-pending");
+    public IdtsClosePendingWritesTest() {
+        super("close-pending");
     }
 
     @Test

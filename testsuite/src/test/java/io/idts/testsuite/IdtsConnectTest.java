@@ -15,21 +15,15 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ConnectTimeoutException;
-import io.netty.testsuite.transport.TestsuitePermutation.BootstrapComboFactory;
-import io.netty.testsuite.transport.socket.AbstractSocketTest;
 import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.netty.util.concurrent.Promise;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
-import java.net.SocketAddress;
 import java.nio.channels.ConnectionPendingException;
-import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -51,31 +45,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * the events of a channel closed as soon as it connected. Event loops spinning and not spinning.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-public class IdtsConnectTest extends AbstractSocketTest {
+public class IdtsConnectTest extends AbstractIdtsSocketTest {
 
     private static final long TIMEOUT_SECONDS = 10;
     /** Short, so that the timeout case is quick; only a lower bound on when the connect fails. */
     private static final int CONNECT_TIMEOUT_MILLIS = 200;
-
-    @BeforeAll
-    public static void warmUp() throws Exception {
-        ProcessResources.warmUpIdts();
-    }
-
-    @AfterAll
-    public static void shutdownIdtsGroups() throws InterruptedException {
-        IdtsSocketTestPermutation.INSTANCE.shutdownGroups();
-    }
-
-    @Override
-    protected List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> newFactories() {
-        return IdtsSocketTestPermutation.INSTANCE.socket();
-    }
-
-    @Override
-    protected SocketAddress newSocketAddress() {
-        return IdtsSocketTestPermutation.newSocketAddress("connect");
-    }
 
     /** A handler that records that channelActive was (wrongly) called. */
     @ChannelHandler.Sharable
@@ -95,6 +69,10 @@ public class IdtsConnectTest extends AbstractSocketTest {
     }
 
     /** SocketConnectionAttemptTest.testConnectRefused and ...HalfClosure: nobody listens on the name. */
+    public IdtsConnectTest() {
+        super("connect");
+    }
+
     @Test
     public void testConnectRefused(TestInfo testInfo) throws Throwable {
         run(testInfo, (sb, cb) -> {

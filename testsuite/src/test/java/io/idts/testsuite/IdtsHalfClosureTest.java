@@ -18,17 +18,13 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.channel.socket.ChannelOutputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.testsuite.transport.TestsuitePermutation.BootstrapComboFactory;
-import io.netty.testsuite.transport.socket.AbstractSocketTest;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.UncheckedBooleanSupplier;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 
 import java.io.IOException;
-import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -56,26 +52,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * (the channel closes instead).
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-public class IdtsHalfClosureTest extends AbstractSocketTest {
+public class IdtsHalfClosureTest extends AbstractIdtsSocketTest {
 
     /** Bounds every wait: only against hangs, never a timing assertion. */
     private static final long TIMEOUT_SECONDS = 10;
     private static final String INACTIVE = "channelInactive";
-
-    @AfterAll
-    public static void shutdownIdtsGroups() throws InterruptedException {
-        IdtsSocketTestPermutation.INSTANCE.shutdownGroups();
-    }
-
-    @Override
-    protected List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> newFactories() {
-        return IdtsSocketTestPermutation.INSTANCE.socket();
-    }
-
-    @Override
-    protected SocketAddress newSocketAddress() {
-        return IdtsSocketTestPermutation.newSocketAddress("half-closure");
-    }
 
     private static void await(CountDownLatch latch, String what) throws InterruptedException {
         assertTrue(latch.await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "timed out waiting for: " + what);
@@ -95,6 +76,10 @@ public class IdtsHalfClosureTest extends AbstractSocketTest {
      * learn of it (ChannelInputShutdownEvent, then ChannelInputShutdownReadComplete), as Netty's epoll and kqueue
      * channels do (Netty skips this case for NIO only).
      */
+    public IdtsHalfClosureTest() {
+        super("half-closure");
+    }
+
     @Test
     public void testAllDataReadEventTriggeredAfterHalfClosure(TestInfo testInfo) throws Throwable {
         run(testInfo, this::allDataReadEventTriggeredAfterHalfClosure);

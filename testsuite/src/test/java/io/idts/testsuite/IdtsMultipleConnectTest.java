@@ -11,16 +11,12 @@ import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoop;
-import io.netty.testsuite.transport.TestsuitePermutation.BootstrapComboFactory;
-import io.netty.testsuite.transport.socket.AbstractSocketTest;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.Future;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.api.Timeout;
 
-import java.net.SocketAddress;
 import java.nio.channels.AlreadyConnectedException;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -42,7 +38,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * server at once from every loop of the worker group, each echoing its own bytes. Event loops spinning and not.
  */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-public class IdtsMultipleConnectTest extends AbstractSocketTest {
+public class IdtsMultipleConnectTest extends AbstractIdtsSocketTest {
 
     private static final long TIMEOUT_SECONDS = 30;
     static final int CLIENTS = 200;
@@ -50,22 +46,11 @@ public class IdtsMultipleConnectTest extends AbstractSocketTest {
     /** Small rings: 200 connections need no more than a few MiB of shared memory. */
     private static final int RING_CAPACITY = 4096;
 
-    @AfterAll
-    public static void shutdownIdtsGroups() throws InterruptedException {
-        IdtsSocketTestPermutation.INSTANCE.shutdownGroups();
-    }
-
-    @Override
-    protected List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> newFactories() {
-        return IdtsSocketTestPermutation.INSTANCE.socket();
-    }
-
-    @Override
-    protected SocketAddress newSocketAddress() {
-        return IdtsSocketTestPermutation.newSocketAddress("multi-connect");
-    }
-
     /** SocketMultipleConnectTest.testMultipleConnect. */
+    public IdtsMultipleConnectTest() {
+        super("multi-connect");
+    }
+
     @Test
     public void testMultipleConnect(TestInfo testInfo) throws Throwable {
         run(testInfo, this::testMultipleConnect);
