@@ -39,14 +39,14 @@ public class IdtsCloseForciblyTest extends AbstractIdtsSocketTest {
     private static final String ACTIVE = "channelActive";
     private static final String INACTIVE = "channelInactive";
 
-    /**
-     * Netty's case: the server's parent handler takes the accepted channel, before it is registered, and closes it
-     * forcibly. The client's connect succeeded (the handshake was over), then its channel closes by itself.
-     */
     public IdtsCloseForciblyTest() {
         super("close-forcibly");
     }
 
+    /**
+     * Netty's case: the server's parent handler takes the accepted channel, before it is registered, and closes it
+     * forcibly. The client's connect succeeded (the handshake was over), then its channel closes by itself.
+     */
     @Test
     public void testCloseForcibly(TestInfo testInfo) throws Throwable {
         run(testInfo, this::testCloseForcibly);

@@ -68,11 +68,11 @@ public class IdtsConnectTest extends AbstractIdtsSocketTest {
         assertFalse(channel.isActive());
     }
 
-    /** SocketConnectionAttemptTest.testConnectRefused and ...HalfClosure: nobody listens on the name. */
     public IdtsConnectTest() {
         super("connect");
     }
 
+    /** SocketConnectionAttemptTest.testConnectRefused and ...HalfClosure: nobody listens on the name. */
     @Test
     public void testConnectRefused(TestInfo testInfo) throws Throwable {
         run(testInfo, (sb, cb) -> {

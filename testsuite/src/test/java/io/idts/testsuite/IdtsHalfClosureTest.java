@@ -70,16 +70,16 @@ public class IdtsHalfClosureTest extends AbstractIdtsSocketTest {
         }
     }
 
+    public IdtsHalfClosureTest() {
+        super("half-closure");
+    }
+
     /**
      * SocketHalfClosedTest.testAllDataReadEventTriggeredAfterHalfClosure: auto-read off, the client reads the one
      * byte the server wrote and asks for nothing more; the server then shuts its output down. The client must still
      * learn of it (ChannelInputShutdownEvent, then ChannelInputShutdownReadComplete), as Netty's epoll and kqueue
      * channels do (Netty skips this case for NIO only).
      */
-    public IdtsHalfClosureTest() {
-        super("half-closure");
-    }
-
     @Test
     public void testAllDataReadEventTriggeredAfterHalfClosure(TestInfo testInfo) throws Throwable {
         run(testInfo, this::allDataReadEventTriggeredAfterHalfClosure);

@@ -46,11 +46,11 @@ public class IdtsMultipleConnectTest extends AbstractIdtsSocketTest {
     /** Small rings: 200 connections need no more than a few MiB of shared memory. */
     private static final int RING_CAPACITY = 4096;
 
-    /** SocketMultipleConnectTest.testMultipleConnect. */
     public IdtsMultipleConnectTest() {
         super("multi-connect");
     }
 
+    /** SocketMultipleConnectTest.testMultipleConnect. */
     @Test
     public void testMultipleConnect(TestInfo testInfo) throws Throwable {
         run(testInfo, this::testMultipleConnect);
