@@ -91,23 +91,35 @@ final class XenListener implements IdtsBackend.Listener {
         String owner = processIdentity(LinuxHost.pid());
         for (;;) {
             int tx = xenStore.transactionStart();
-            String existing = xenStore.read(tx, servicePath);
-            if (existing != null) {
-                if (isLiveProcess(existing)) {
-                    xenStore.transactionEnd(tx, true);
-                    throw new BindException("IDTS address " + address + " is already in use: another server ("
-                            + "process " + existing + ") listens on it");
+            try {
+                String existing = xenStore.read(tx, servicePath);
+                if (existing != null) {
+                    if (isLiveProcess(existing)) {
+                        throw new BindException("IDTS address " + address + " is already in use: another server ("
+                                + "process " + existing + ") listens on it");
+                    }
+                    // Left by a server of this domain that died without closing: its requests are dead too.
+                    xenStore.remove(tx, servicePath);
                 }
-                // Left by a server of this domain that died without closing: its requests are dead too.
-                xenStore.remove(tx, servicePath);
+                xenStore.write(tx, servicePath, owner);
+                xenStore.setPermissions(tx, servicePath, XenStorePermission.of(self, XenStorePermission.READ));
+                xenStore.mkdir(tx, requestsPath);
+                xenStore.setPermissions(tx, requestsPath, XenStorePermission.of(self, XenStorePermission.WRITE));
+            } catch (IOException | RuntimeException e) {
+                abortQuietly(tx);
+                throw e;
             }
-            xenStore.write(tx, servicePath, owner);
-            xenStore.setPermissions(tx, servicePath, XenStorePermission.of(self, XenStorePermission.READ));
-            xenStore.mkdir(tx, requestsPath);
-            xenStore.setPermissions(tx, requestsPath, XenStorePermission.of(self, XenStorePermission.WRITE));
             if (xenStore.transactionEnd(tx, false)) {
                 return;
             }
+        }
+    }
+
+    private void abortQuietly(int tx) {
+        try {
+            xenStore.transactionEnd(tx, true);
+        } catch (NativeIoException | RuntimeException e) {
+            logger.debug("Could not abort XenStore transaction {}", tx, e);
         }
     }
 
@@ -214,12 +226,17 @@ final class XenListener implements IdtsBackend.Listener {
         String node = request + '/' + XenBackend.REPLY;
         for (;;) {
             int tx = xenStore.transactionStart();
-            if (xenStore.read(tx, request + '/' + XenBackend.NAME) == null) {
-                xenStore.transactionEnd(tx, true);
-                return false;
+            try {
+                if (xenStore.read(tx, request + '/' + XenBackend.NAME) == null) {
+                    xenStore.transactionEnd(tx, true);
+                    return false;
+                }
+                xenStore.write(tx, node, reply);
+                xenStore.setPermissions(tx, node, readable);
+            } catch (NativeIoException | RuntimeException e) {
+                abortQuietly(tx);
+                throw e;
             }
-            xenStore.write(tx, node, reply);
-            xenStore.setPermissions(tx, node, readable);
             if (xenStore.transactionEnd(tx, false)) {
                 return true;
             }
