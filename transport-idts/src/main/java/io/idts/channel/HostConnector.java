@@ -73,8 +73,8 @@ final class HostConnector implements IdtsBackend.PendingConnect {
                 throw refused;
             }
             if (e.errno() == Errno.EAGAIN) {
-                IdtsBackend.BacklogFullException busy = new IdtsBackend.BacklogFullException("the server at IDTS address " + remote
-                        + " has a full connection backlog");
+                IdtsBackend.BacklogFullException busy = new IdtsBackend.BacklogFullException(
+                        "the server at IDTS address " + remote + " has a full connection backlog");
                 busy.initCause(e);
                 throw busy;
             }

@@ -91,7 +91,7 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
         return true;
     }
 
-    /** Capacity in bytes of each ring of a connection this channel makes. See {@link IdtsChannelOption#RING_CAPACITY}. */
+    /** Capacity in bytes of each ring of a connection this channel makes: {@link IdtsChannelOption#RING_CAPACITY}. */
     public int getRingCapacity() {
         return ringCapacity;
     }
@@ -109,7 +109,8 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
 
     /** The ring capacity of a connection to {@code remote}: the one set, or the default of its backend. */
     int ringCapacityFor(IdtsAddress remote) {
-        return ringCapacitySet || !remote.isXen() ? ringCapacity : RegionLayout.checkCapacity(DEFAULT_XEN_RING_CAPACITY);
+        return ringCapacitySet || !remote.isXen()
+                ? ringCapacity : RegionLayout.checkCapacity(DEFAULT_XEN_RING_CAPACITY);
     }
 
     /** See {@link IdtsChannelOption#SPIN_TIME_NANOS}. */

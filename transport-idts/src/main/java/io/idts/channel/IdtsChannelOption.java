@@ -37,9 +37,9 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
      *
      * <p>Views are for a peer in the same trust domain (the host backend's peers: same user, same host, hence the
      * default). A Xen peer is another domain: for a Xen address the default is {@code false} (system property
-     * {@code io.idts.xenZeroCopyReads}). A view is memory the peer can still write: a hostile peer can change bytes after a parser checked them
-     * (a double fetch), so turn zero-copy reads off where the peer is not trusted. Copies are taken once, after the
-     * producer position was validated, and are private.
+     * {@code io.idts.xenZeroCopyReads}). A view is memory the peer can still write: a hostile peer can change bytes
+     * after a parser checked them (a double fetch), so turn zero-copy reads off where the peer is not trusted. Copies
+     * are taken once, after the producer position was validated, and are private.
      */
     public static final ChannelOption<Boolean> ZERO_COPY_READS = valueOf(IdtsChannelOption.class, "ZERO_COPY_READS");
 

@@ -69,8 +69,8 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
     }
 
     /**
-     * Points this buffer at {@code length} bytes of {@code ringMemory} from {@code offset}: reader index 0, writer index
-     * 0 for a claim (to be filled), {@code length} for a view (filled by the peer); reference count 1.
+     * Points this buffer at {@code length} bytes of {@code ringMemory} from {@code offset}: reader index 0, writer
+     * index 0 for a claim (to be filled), {@code length} for a view (filled by the peer); reference count 1.
      *
      * @param ringMemory exactly one ring's data, writable, big-endian, position 0
      * @param ringAddress its native address, or 0 if unknown

@@ -214,8 +214,9 @@ final class XenListener implements IdtsBackend.Listener {
 
     /**
      * Writes the reply into {@code request}, readable by {@code peer} ({@code -1}: not known), unless the connector
-     * removed the request meanwhile (a write would make it again): then it returns {@code false}. The reply node is made readable explicitly: a
-     * node an unprivileged domain creates is its own, and would not be readable by the connector otherwise.
+     * removed the request meanwhile (a write would make it again): then it returns {@code false}. The reply node is
+     * made readable explicitly: a node an unprivileged domain creates is its own, and would not be readable by the
+     * connector otherwise.
      */
     private boolean writeReply(String request, int peer, String reply) throws NativeIoException {
         int self = watcher.selfDomid();
@@ -311,7 +312,9 @@ final class XenListener implements IdtsBackend.Listener {
             return new Accepted(connection, IdtsAddress.xen(peer, name), request);
         } catch (NativeIoException e) {
             // A reference that is not granted to us, a port that is not offered to us: the connector's mistake.
-            throw new RefusedException(e.getMessage());
+            RefusedException refused = new RefusedException(e.getMessage());
+            refused.peer = peer;
+            throw refused;
         } catch (RefusedException e) {
             e.peer = peer;
             throw e;

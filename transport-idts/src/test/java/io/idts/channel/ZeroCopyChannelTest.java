@@ -204,7 +204,8 @@ final class ZeroCopyChannelTest {
         int message = 48 * 1024; // an "aggregator" holds every view until it has this much
         PatternReceiver receiver = new PatternReceiver(4L * message);
         bind(b -> b.childOption(IdtsChannelOption.ZERO_COPY_HOLD_PERCENT, 25)
-                .childOption(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(4096)), new Aggregator(message, 4L * message), receiver);
+                .childOption(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(4096)),
+                new Aggregator(message, 4L * message), receiver);
         Channel client = connect(b -> b.option(IdtsChannelOption.RING_CAPACITY, ring));
         sendPattern(client, 4 * message, 1024);
         assertEquals(4L * message, await(receiver.done()));

@@ -39,8 +39,9 @@ import java.util.concurrent.TimeoutException;
  * {@link XenInterDomainServerMain} in dom0: {@code XenInterDomainClientMain <server domid> <server IPv4 address>}.
  *
  * <p>In order: a message round trip on {@code echo}; the published conventions as another domain sees them;
- * hostile requests ({@link XenHostileConnector}), each refused with its reason; the half-close check; 64 MiB each way on {@code stream}; the figures (RTT and bandwidth over IDTS, then over TCP to the
- * same domain through its vif); that nothing is left in this process once those channels are closed; then it opens
+ * hostile requests ({@link XenHostileConnector}), each refused with its reason; the half-close check; 64 MiB each
+ * way on {@code stream}; the figures (RTT and bandwidth over IDTS, then over TCP to the same domain through its
+ * vif); that nothing is left in this process once those channels are closed; then it opens
  * {@code hold}, writes one byte, and waits to be destroyed with the channel open.
  *
  * <p>Prints {@code CLIENT PASS|FAIL: ...} lines and {@code CLIENT figure: ...} lines.

@@ -128,7 +128,8 @@ public final class XenInterDomainServerMain {
             listeners.add(idtsServer(idtsGroup, self, "sink", false, XenBench.Sink::new));
             holdListener = idtsServer(idtsGroup, self, "hold", false, () -> new HoldHandler(hold));
             listeners.add(idtsServer(idtsGroup, self, "echo", false, XenBench.Echo::new));
-            log.info("listening on " + String.join(", ", SERVICES) + " and TCP " + TCP_ECHO_PORT + ", " + TCP_SINK_PORT);
+            log.info("listening on " + String.join(", ", SERVICES) + " and TCP " + TCP_ECHO_PORT + ", "
+                    + TCP_SINK_PORT);
 
             log.check("services published in XenStore: " + published + "/<service> readable by all, its requests "
                     + "writable by all", () -> {

@@ -19,8 +19,8 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Netty's {@link SocketEchoTest} over the Xen backend within one domain: server and client in this domain, the
- * client sharing its pages with its own domain (Xen allows it), with the bootstraps of {@link IdtsSocketTestPermutation}
- * and addresses {@code xen:<this domain>/echo-<pid>-<n>}.
+ * client sharing its pages with its own domain (Xen allows it), with the bootstraps of
+ * {@link IdtsSocketTestPermutation} and addresses {@code xen:<this domain>/echo-<pid>-<n>}.
  *
  * <p>Where Xen is not there (no {@code /dev/xen}, no Xen libraries: any machine that is not a Xen domain), it is
  * skipped with {@link XenHost#unavailabilityCause()} as the reason. {@code testsuite/xen/run} runs it for real in
