@@ -8,6 +8,8 @@ import io.netty.channel.EventLoop;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
+import java.io.IOException;
+
 /**
  * The Xen backend: domains of one Xen host. The connecting domain shares the region's pages and a control page with
  * the listening domain and binds an event-channel port for it; the grant references and the port go to the listener
@@ -82,14 +84,27 @@ final class XenBackend implements IdtsBackend {
         int self = selfDomid;
         if (self < 0) {
             try (XenStore xenStore = XenStore.open()) {
-                String domid = xenStore.read(XenStore.NO_TRANSACTION, "domid");
-                self = domid == null ? 0 : Integer.parseInt(domid.trim());
-            } catch (NativeIoException | NumberFormatException e) {
-                throw new IllegalStateException("cannot read this domain's id from XenStore: " + e.getMessage(), e);
+                self = readSelfDomid(xenStore);
+            } catch (IOException e) {
+                throw new IllegalStateException(e.getMessage(), e);
             }
             selfDomid = self;
         }
         return IdtsAddress.xen(self, service);
+    }
+
+    /** This domain's id, as XenStore gives it to every domain under the relative path {@code domid}. */
+    static int readSelfDomid(XenStore xenStore) throws IOException {
+        String domid = xenStore.read(XenStore.NO_TRANSACTION, "domid");
+        try {
+            if (domid != null) {
+                return Integer.parseInt(domid.trim());
+            }
+        } catch (NumberFormatException e) {
+            throw new IOException("XenStore's 'domid' for this domain is not a number: '" + domid + "'", e);
+        }
+        throw new IOException("XenStore has no 'domid' for this domain: is this a Xen domain with xenstored "
+                + "running?");
     }
 
     @Override

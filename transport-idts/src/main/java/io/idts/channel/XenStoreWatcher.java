@@ -7,7 +7,6 @@ import io.netty.channel.epoll.EpollIoOps;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
-import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -47,12 +46,7 @@ final class XenStoreWatcher implements AutoCloseable {
     static XenStoreWatcher open(IdtsIoHandler handler) throws Exception {
         XenStore xenStore = XenStore.open();
         try {
-            String domid = xenStore.read(XenStore.NO_TRANSACTION, "domid");
-            if (domid == null) {
-                throw new IOException("XenStore has no 'domid' for this domain: is this a Xen domain with "
-                        + "xenstored running?");
-            }
-            XenStoreWatcher watcher = new XenStoreWatcher(xenStore, Integer.parseInt(domid.trim()));
+            XenStoreWatcher watcher = new XenStoreWatcher(xenStore, XenBackend.readSelfDomid(xenStore));
             // Level-triggered: the descriptor stays readable while events are queued, so none is left behind when
             // one turn reads only some.
             watcher.registration = handler.watch(new FdWatch(xenStore.fd(), ops -> watcher.ready()),
