@@ -79,6 +79,8 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private IdtsConnection connection;
     private RingReader reader;
     private RingWriter writer;
+    /** The reader of the connection, kept after close: the pinning counters read it from any thread. */
+    private volatile RingReader pinCounters;
     private IoRegistration registration;
     private boolean watching;
     private IdtsBackend.PendingConnect connector;
@@ -139,6 +141,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         this.regionLifetime = connection.regionLifetime();
         this.writer = writer;
         this.reader = reader;
+        this.pinCounters = reader;
     }
 
     @Override
@@ -380,7 +383,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private long transferFile(DefaultFileRegion region) throws IOException {
         long transferred = region.transferred();
         long remaining = region.count() - transferred;
-        int wanted = (int) Math.min(remaining, writer.capacity());
+        int wanted = (int) Math.min(remaining, writer.sliceSize());
         int n = Math.min(wanted, writer.contiguousWritableBytes(wanted));
         if (n == 0) {
             return 0;
@@ -625,7 +628,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         final IdtsChannelConfig config = this.config;
         allocHandle.reset(config);
         final boolean zeroCopy = config.isZeroCopyReads();
-        final long holdLimit = (long) reader.capacity() * config.getZeroCopyHoldPercent() / 100;
+        final int maxPinnedSlices = maxPinnedSlices();
         if (zeroCopy && views == null) {
             views = new RingViews(reader, connection.regionLifetime(), eventLoop(), viewsReleased);
         }
@@ -638,8 +641,9 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                     endOfStream = reader.isEndOfStream();
                     break;
                 }
-                if (zeroCopy && views.canView(holdLimit)) {
-                    // As large as the RecvByteBufAllocator would have made the buffer: it still sizes each read.
+                if (zeroCopy && views.canView(maxPinnedSlices)) {
+                    // As large as the RecvByteBufAllocator would have made the buffer (it still sizes each read), and
+                    // within one slice: readable is what the slice being read offers.
                     int guess = allocHandle.guess();
                     int length = Math.min(readable, guess > 0 ? guess : readable);
                     buf = views.take(length, config.getAllocator());
@@ -672,6 +676,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 buf.release();
             }
         }
+        if (connection != null) {
+            // Descriptors read and slices finished with (by copies, or views already released) go back now.
+            publishConsumed();
+        }
         allocHandle.readComplete();
         pipeline.fireChannelReadComplete();
         if (endOfStream && connection != null) {
@@ -680,18 +688,20 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     /**
-     * Publishes the consumer position as far as nothing before it is in use: everything read, or up to the oldest
-     * view still held. Notifies the peer if it waits for space.
+     * The slices of the receive ring views may pin at once: {@link IdtsChannelOption#ZERO_COPY_HOLD_PERCENT} of them,
+     * but always two fewer than all, so that the peer has a slice to write into and one on its way back.
+     */
+    private int maxPinnedSlices() {
+        int slices = RegionLayout.SLICES_PER_RING;
+        return Math.min(slices * config.getZeroCopyHoldPercent() / 100, slices - 2);
+    }
+
+    /**
+     * Gives the peer back the descriptors read and the slices nothing uses any more (no view holds them and every
+     * byte of them was read). Notifies the peer if it waits for space.
      */
     private void publishConsumed() throws IOException {
-        long to;
-        if (views == null) {
-            to = reader.position();
-        } else {
-            views.drain();
-            to = views.releasableTo();
-        }
-        if (reader.releaseTo(to)) {
+        if (reader.release()) {
             connection.notifyPeer();
         }
     }
@@ -891,23 +901,31 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     /**
-     * Reads that copied although zero-copy reads were on, because views still held pinned more of the receive ring
-     * than {@link IdtsChannelOption#ZERO_COPY_HOLD_PERCENT} allows (or {@value RingViews#MAX_VIEWS} views were
-     * held). A number that keeps growing means a handler keeps views for long.
+     * Reads that copied although zero-copy reads were on, because views still held pinned as many slices of the
+     * receive ring as {@link IdtsChannelOption#ZERO_COPY_HOLD_PERCENT} allows ({@link #pinnedBytesLimit()}). A number
+     * that keeps growing means a handler keeps buffers for long: that costs copies, never progress.
      */
     public long holdLimitCopies() {
         return holdLimitCopies;
     }
 
     /**
-     * Bytes of the receive ring that views still held keep from the peer: from the start of the oldest view held to
-     * the read position. Call on the event loop; elsewhere it returns -1.
+     * Shared memory that zero-copy buffers still held by the pipeline pin now: the slices of the receive ring they lie
+     * in (a held buffer pins its slices, nothing else). Never more than {@link #pinnedBytesLimit()}. Any thread.
      */
-    public long heldBytes() {
-        if (!eventLoop().inEventLoop()) {
-            return -1;
-        }
-        return views == null || reader == null ? 0 : views.heldBytes();
+    public long pinnedBytes() {
+        RingReader reader = pinCounters;
+        return reader == null ? 0 : (long) reader.pinnedSlices() * reader.sliceSize();
+    }
+
+    /**
+     * The most shared memory zero-copy buffers held by the pipeline may pin: past it, reads copy into buffers of the
+     * channel's allocator and the stream goes on. Set by {@link IdtsChannelOption#ZERO_COPY_HOLD_PERCENT}; 0 before
+     * the channel is connected. Any thread.
+     */
+    public long pinnedBytesLimit() {
+        RingReader reader = pinCounters;
+        return reader == null ? 0 : (long) maxPinnedSlices() * reader.sliceSize();
     }
 
     /** Bytes written through {@link #claim(int)} and {@link #commit(ByteBuf)} so far. */
@@ -922,9 +940,9 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
      * to its writer index, at once (as {@code writeAndFlush} would), ahead of nothing: a claim is only granted when no
      * write is pending in the channel's outbound buffer, so the stream order is kept.
      *
-     * <p>Call on the event loop (an encoder's {@code write}). One claim may be open at a time. The claim never wraps
-     * around the end of the ring: if the free space up to the end is smaller than {@code size}, or anything else
-     * stands in the way (not active, output shut down, writes pending, a claim open, waiting for space), it returns
+     * <p>Call on the event loop (an encoder's {@code write}). One claim may be open at a time. A claim lies in one slice of
+     * the ring (at most a 64th of the ring capacity): if {@code size} is larger, or no slice has that much room, or
+     * anything else stands in the way (not active, output shut down, writes pending, a claim open, waiting for space), it returns
      * {@code null} and the caller writes as usual. {@link RingClaimEncoder} does all that for an encoder.
      *
      * @return the claim, or {@code null} if no claim of that size can be made now
@@ -936,7 +954,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             throw new IllegalStateException("claim() must be called on the channel's event loop");
         }
         if (openClaim != 0 || connection == null || state != State.ACTIVE || outputShutdown || waitingForSpace
-                || size > writer.capacity()) {
+                || size > writer.sliceSize()) {
             return null;
         }
         ChannelOutboundBuffer out = unsafe().outboundBuffer();

@@ -8,30 +8,47 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * The layout of a shared region, version 1 (docs/protocol.md is the normative text): every offset of every field is
+ * The layout of a shared region, version 2 (docs/protocol.md is the normative text): every offset of every field is
  * named here and nowhere else. An instance holds the two ring capacities of one region, read from its header exactly
  * once (by {@link #initialize} or {@link #validate}), so nothing re-reads header fields the peer could change later.
+ *
+ * <p>A ring (one direction) is a pool of {@value #SLICES_PER_RING} equal slices of data, a descriptor queue from the
+ * producer to the consumer (which bytes of which slice follow in the stream) and a return queue from the consumer
+ * back (which slices it is done with). A consumer gives slices back one by one, in any order: a buffer a handler
+ * keeps pins its slice and nothing else.
  *
  * <pre>
  * offset  size  field
  * 0       4     magic 0x49445453 ("IDTS")
- * 4       4     version = 1
- * 8       4     capacity of ring 0 (connector -&gt; acceptor)
+ * 4       4     version = 2
+ * 8       4     capacity of ring 0 (connector -&gt; acceptor): its data bytes, SLICES_PER_RING slices
  * 12      4     capacity of ring 1 (acceptor -&gt; connector)
  * 16      8     region size = DATA_OFFSET + cap0 + cap1
- * 128     ring 0 producer line (connector): +0 u64 position, +8 u32 state, +12 u32 flags
- * 256     ring 0 consumer line (acceptor):  +0 u64 position, +8 u32 flags
+ * 128     ring 0 producer line (connector): +0 u64 descriptor position, +8 u32 state, +12 u32 flags
+ * 256     ring 0 consumer line (acceptor):  +0 u64 descriptor position, +8 u32 flags, +16 u64 return position
  * 384     ring 1 producer line (acceptor)
  * 512     ring 1 consumer line (connector)
- * 4096    ring 0 data (cap0 bytes), then ring 1 data (cap1 bytes)
+ * 1024    ring 0 return queue (acceptor): SLICES_PER_RING u32 slice indexes
+ * 1280    ring 1 return queue (connector)
+ * 4096    ring 0 descriptor queue (connector): DESCRIPTORS_PER_RING u64 descriptors
+ * 12288   ring 1 descriptor queue (acceptor)
+ * 20480   ring 0 data (cap0 bytes), then ring 1 data (cap1 bytes)
  * </pre>
  */
 final class RegionLayout {
 
     static final int MAGIC = 0x49445453; // "IDTS"
-    static final int VERSION = 1;
+    static final int VERSION = 2;
 
-    // A page, so that both data rings stay page aligned (the Xen backend shares whole pages).
+    /** Slices of each ring's data: a power of two, and at most 64 so that a set of slices fits a {@code long}. */
+    static final int SLICES_PER_RING = 64;
+    /** Entries of each descriptor queue: a power of two. */
+    static final int DESCRIPTORS_PER_RING = 1024;
+    static final int DESCRIPTOR_SIZE = Long.BYTES;
+    static final int RETURN_ENTRY_SIZE = Integer.BYTES;
+
+    // A page, so that both data rings stay page aligned (the Xen backend shares whole pages); slices are then at
+    // least 64 bytes, a cache line.
     static final int MIN_RING_CAPACITY = 4096;
     // Small enough that the whole region (DATA_OFFSET + 2 * max) fits a ByteBuffer, whose size is an int.
     static final int MAX_RING_CAPACITY = 1 << 28;
@@ -52,29 +69,50 @@ final class RegionLayout {
     // Control lines. 128 bytes apart (a cache line plus the neighbour the adjacent-line prefetcher pulls in) so that
     // the two endpoints never write the same line; each line has exactly one writer.
     static final int LINE_SIZE = 128;
-    static final int RING_0_PRODUCER_LINE = 128;
-    static final int RING_0_CONSUMER_LINE = 256;
-    static final int RING_1_PRODUCER_LINE = 384;
-    static final int RING_1_CONSUMER_LINE = 512;
+    static final int RING_0_PRODUCER_LINE = LINE_SIZE;
+    static final int RING_0_CONSUMER_LINE = RING_0_PRODUCER_LINE + LINE_SIZE;
+    static final int RING_1_PRODUCER_LINE = RING_0_CONSUMER_LINE + LINE_SIZE;
+    static final int RING_1_CONSUMER_LINE = RING_1_PRODUCER_LINE + LINE_SIZE;
 
     // Fields within a producer line.
-    static final int PRODUCER_POSITION = 0; // u64
+    static final int PRODUCER_POSITION = 0; // u64: descriptors published
     static final int PRODUCER_STATE = 8;    // u32
     static final int PRODUCER_FLAGS = 12;   // u32
     // Fields within a consumer line.
-    static final int CONSUMER_POSITION = 0; // u64
+    static final int CONSUMER_POSITION = 0; // u64: descriptors read
     static final int CONSUMER_FLAGS = 8;    // u32
+    static final int RETURN_POSITION = 16;  // u64: slices returned
 
-    /** Start of ring 0's data; everything before it is the control area (header and lines). Page aligned. */
-    static final int DATA_OFFSET = 4096;
+    /** Size of one return queue: written by the ring's consumer only, on lines of its own. */
+    static final int RETURN_QUEUE_SIZE = SLICES_PER_RING * RETURN_ENTRY_SIZE;
+    static final int RING_0_RETURN_QUEUE = 1024;
+    static final int RING_1_RETURN_QUEUE = RING_0_RETURN_QUEUE + RETURN_QUEUE_SIZE;
+
+    /** Size of the control page: the header, the lines and the return queues. */
+    static final int CONTROL_SIZE = 4096;
+    /** Size of one descriptor queue: written by the ring's producer only, whole pages. */
+    static final int DESCRIPTOR_QUEUE_SIZE = DESCRIPTORS_PER_RING * DESCRIPTOR_SIZE;
+    static final int RING_0_DESCRIPTOR_QUEUE = CONTROL_SIZE;
+    static final int RING_1_DESCRIPTOR_QUEUE = RING_0_DESCRIPTOR_QUEUE + DESCRIPTOR_QUEUE_SIZE;
+
+    /** Start of ring 0's data; everything before it is control (header, lines, queues). Page aligned. */
+    static final int DATA_OFFSET = RING_1_DESCRIPTOR_QUEUE + DESCRIPTOR_QUEUE_SIZE;
+
+    // A descriptor is one u64: bits 0-31 the length, bits 32-47 the slice, bit 63 END_OF_SLICE; the rest reserved.
+    static final int DESCRIPTOR_SLICE_SHIFT = 32;
+    static final long DESCRIPTOR_LENGTH_MASK = 0xffff_ffffL;
+    static final long DESCRIPTOR_SLICE_MASK = 0xffffL << DESCRIPTOR_SLICE_SHIFT;
+    /** Descriptor bit: the producer writes nothing more to this slice; the consumer returns it once done with it. */
+    static final long DESCRIPTOR_END_OF_SLICE = 1L << 63;
+    static final long DESCRIPTOR_KNOWN_BITS = DESCRIPTOR_LENGTH_MASK | DESCRIPTOR_SLICE_MASK | DESCRIPTOR_END_OF_SLICE;
 
     // Producer states: the producing endpoint's connection state. They only ever increase.
     static final int STATE_NEW = 0;             // only the acceptor's, until it accepts
     static final int STATE_OPEN = 1;
-    static final int STATE_OUTPUT_SHUTDOWN = 2; // no byte will follow the current producer position
+    static final int STATE_OUTPUT_SHUTDOWN = 2; // no descriptor will follow the current producer position
     static final int STATE_CLOSED = 3;
 
-    /** Producer flag: the writer sleeps until the consumer frees space. */
+    /** Producer flag: the writer sleeps until the consumer reads descriptors or returns slices. */
     static final int FLAG_WAITING_FOR_SPACE = 1;
     /** Consumer flag: the reader sleeps until the producer publishes. */
     static final int FLAG_WAITING_FOR_DATA = 1;
@@ -86,6 +124,29 @@ final class RegionLayout {
     // control area is accessed: they give the acquire/release/volatile modes a peer in another process relies on.
     static final VarHandle LONG = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.nativeOrder());
     static final VarHandle INT = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.nativeOrder());
+
+    /** A descriptor of {@code length} bytes of {@code slice}, the last of the slice if {@code endOfSlice}. */
+    static long descriptor(int slice, int length, boolean endOfSlice) {
+        return (long) slice << DESCRIPTOR_SLICE_SHIFT | length & DESCRIPTOR_LENGTH_MASK
+                | (endOfSlice ? DESCRIPTOR_END_OF_SLICE : 0);
+    }
+
+    static int descriptorSlice(long descriptor) {
+        return (int) ((descriptor & DESCRIPTOR_SLICE_MASK) >>> DESCRIPTOR_SLICE_SHIFT);
+    }
+
+    static long descriptorLength(long descriptor) {
+        return descriptor & DESCRIPTOR_LENGTH_MASK;
+    }
+
+    static boolean isEndOfSlice(long descriptor) {
+        return (descriptor & DESCRIPTOR_END_OF_SLICE) != 0;
+    }
+
+    /** The size of each slice of a ring of {@code capacity} bytes. */
+    static int sliceSize(int capacity) {
+        return checkCapacity(capacity) / SLICES_PER_RING;
+    }
 
     private final int capacity0;
     private final int capacity1;
@@ -128,6 +189,7 @@ final class RegionLayout {
         ObjectUtil.checkNotNull(region, "region");
         long size = regionSize(capacity0, capacity1);
         checkMappedSize(region, size);
+        // The control area and both queues: a descriptor or a returned slice the peer reads is always one we wrote.
         for (int offset = 0; offset < DATA_OFFSET; offset += Long.BYTES) {
             LONG.set(region, offset, 0L);
         }
@@ -169,7 +231,8 @@ final class RegionLayout {
         }
         if (version != VERSION) {
             throw new IdtsProtocolException("region version " + Integer.toUnsignedString(version)
-                    + " is not the supported version " + VERSION);
+                    + " is not the supported version " + VERSION + " (both ends must run IDTS releases of the same "
+                    + "protocol version)");
         }
         checkHeaderCapacity(0, capacity0);
         checkHeaderCapacity(1, capacity1);
@@ -242,6 +305,18 @@ final class RegionLayout {
 
     static int consumerFlagsOffset(int ring) {
         return consumerLineOffset(ring) + CONSUMER_FLAGS;
+    }
+
+    static int returnPositionOffset(int ring) {
+        return consumerLineOffset(ring) + RETURN_POSITION;
+    }
+
+    static int returnQueueOffset(int ring) {
+        return checkRing(ring) == RING_CONNECTOR_TO_ACCEPTOR ? RING_0_RETURN_QUEUE : RING_1_RETURN_QUEUE;
+    }
+
+    static int descriptorQueueOffset(int ring) {
+        return checkRing(ring) == RING_CONNECTOR_TO_ACCEPTOR ? RING_0_DESCRIPTOR_QUEUE : RING_1_DESCRIPTOR_QUEUE;
     }
 
     static String stateName(int state) {

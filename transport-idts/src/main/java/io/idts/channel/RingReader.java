@@ -7,45 +7,89 @@ import io.netty.util.internal.ObjectUtil;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 
+import static io.idts.channel.RegionLayout.DESCRIPTORS_PER_RING;
+import static io.idts.channel.RegionLayout.DESCRIPTOR_KNOWN_BITS;
+import static io.idts.channel.RegionLayout.DESCRIPTOR_SIZE;
 import static io.idts.channel.RegionLayout.FLAG_WAITING_FOR_DATA;
 import static io.idts.channel.RegionLayout.FLAG_WAITING_FOR_SPACE;
 import static io.idts.channel.RegionLayout.INT;
 import static io.idts.channel.RegionLayout.LONG;
 import static io.idts.channel.RegionLayout.PRODUCER_FLAGS_KNOWN;
+import static io.idts.channel.RegionLayout.RETURN_ENTRY_SIZE;
+import static io.idts.channel.RegionLayout.SLICES_PER_RING;
 import static io.idts.channel.RegionLayout.STATE_CLOSED;
 import static io.idts.channel.RegionLayout.STATE_NEW;
 import static io.idts.channel.RegionLayout.STATE_OUTPUT_SHUTDOWN;
 
 /**
  * One endpoint's consumer side of one ring (ring 1 for the connector, ring 0 for the acceptor). It owns the ring's
- * consumer line: it is the only writer of it and never reads it back. The values it reads from the region (the
- * producer's position, state and flags) are each read once, validated, then used; the producer's data bytes are only
- * ever copied out through a view of exactly the ring, so no value the peer writes can move an access outside it.
+ * consumer line and return queue: it is the only writer of them and never reads them back. The values it reads from
+ * the region (the producer's position, state, flags and descriptors) are each read once, validated, then used; data
+ * bytes are only accessed inside the slice a validated descriptor names, through a view of exactly the ring.
  *
- * <p>Single-threaded (the event loop). After a protocol violation every method that reads the peer's line throws the
- * same {@link IdtsProtocolException}.
+ * <p><b>Slices.</b> The reader follows one slice at a time, the <em>run</em>: the bytes that descriptors delivered in
+ * it and that were not taken yet. It holds a reference to the slice while the producer may still append to it or
+ * bytes of it are untaken; each zero-copy view of it holds one more ({@link #pin}, {@link #unpin}, any thread). The
+ * slice goes back to the producer, through the return queue, when the last reference is dropped: a view a handler
+ * keeps pins its slice, never the ring.
+ *
+ * <p>Single-threaded (the event loop) but for {@link #unpin} and the counters. After a protocol violation every
+ * method that reads the peer's line throws the same {@link IdtsProtocolException}.
  */
 final class RingReader {
+
+    private static final int NO_SLICE = -1;
+    /** A slice's reference count: one per view, plus this one while the reader still needs it. */
+    private static final int VIEW_REFERENCE = 2;
+    private static final int READER_REFERENCE = 1;
 
     private final ByteBuffer region;
     private final int ring;
     private final int capacity;
-    private final int mask;
+    private final int sliceSize;
     private final ByteBuf data;
     /** The ring's data again, big-endian, for zero-copy views; never moved (absolute access only). */
     private final ByteBuffer viewMemory;
     private final int positionOffset;
     private final int flagsOffset;
+    private final int returnPositionOffset;
+    private final int returnQueueOffset;
+    private final int descriptorQueueOffset;
     private final int producerPositionOffset;
     private final int producerStateOffset;
     private final int producerFlagsOffset;
 
-    /** Everything copied out, released or not. */
+    /** Per slice: VIEW_REFERENCE per view held, plus READER_REFERENCE while the reader needs it. Any thread. */
+    private final AtomicIntegerArray references = new AtomicIntegerArray(SLICES_PER_RING);
+    /** Slices whose last reference was dropped and that are not yet in the return queue, one bit each. */
+    private final AtomicLong doneSlices = new AtomicLong();
+    /** Slices at least one view holds. */
+    private final AtomicInteger pinnedSlices = new AtomicInteger();
+    /** Event loop: slices the producer gave us (from the first descriptor naming one until it is returned). */
+    private long heldSlices;
+
+    /** The slice of the run, or {@link #NO_SLICE}. */
+    private int run = NO_SLICE;
+    /** Offset in the run's slice of the first byte not taken yet. */
+    private int runStart;
+    /** Offset in the run's slice after the last byte delivered by descriptors. */
+    private int runEnd;
+    /** The producer finished the run's slice (END_OF_SLICE read). */
+    private boolean runFinished;
+
+    /** Bytes taken (copied, viewed or skipped) in all. */
+    private long taken;
+    /** Descriptors read. */
     private long consumed;
-    /** What the producer has been told: it may write up to {@code released + capacity}. */
+    /** Descriptor position the producer has been told of. */
     private long released;
-    /** The producer position last read and validated: never behind {@link #consumed}, never decreasing. */
+    /** Slices returned. */
+    private long returned;
+    /** The producer's descriptor position last read and validated: never behind {@link #consumed}, never decreasing. */
     private long producer;
     /** The producer's state last read and validated: never decreasing. */
     private int peerState;
@@ -55,7 +99,7 @@ final class RingReader {
     private IdtsProtocolException failure;
 
     /**
-     * Takes over the ring's consumer line: writes position 0 and no flags, whatever the line held. Construct before
+     * Takes over the ring's consumer line: writes positions 0 and no flags, whatever the line held. Construct before
      * telling the peer we are open.
      */
     RingReader(ByteBuffer region, RegionLayout layout, int ring) {
@@ -64,35 +108,46 @@ final class RingReader {
         this.ring = RegionLayout.checkRing(ring);
         RegionLayout.checkMappedSize(region, layout.size());
         capacity = layout.capacity(ring);
-        mask = capacity - 1;
+        sliceSize = RegionLayout.sliceSize(capacity);
         data = Unpooled.wrappedBuffer(region.slice(layout.dataOffset(ring), capacity));
         viewMemory = region.slice(layout.dataOffset(ring), capacity).order(ByteOrder.BIG_ENDIAN);
         positionOffset = RegionLayout.consumerPositionOffset(ring);
         flagsOffset = RegionLayout.consumerFlagsOffset(ring);
+        returnPositionOffset = RegionLayout.returnPositionOffset(ring);
+        returnQueueOffset = RegionLayout.returnQueueOffset(ring);
+        descriptorQueueOffset = RegionLayout.descriptorQueueOffset(ring);
         producerPositionOffset = RegionLayout.producerPositionOffset(ring);
         producerStateOffset = RegionLayout.producerStateOffset(ring);
         producerFlagsOffset = RegionLayout.producerFlagsOffset(ring);
         // The connector is OPEN from the start, so a connector state of NEW would be a decrease.
         peerState = RegionLayout.initialProducerState(ring);
         LONG.setRelease(region, positionOffset, 0L);
+        LONG.setRelease(region, returnPositionOffset, 0L);
         INT.setRelease(region, flagsOffset, 0);
     }
 
+    /** The ring's data bytes, all slices. */
     int capacity() {
         return capacity;
     }
 
-    /** Reads the producer position once (acquire: the bytes before it are then visible), validates it and caches it. */
-    int readableBytes() throws IdtsProtocolException {
-        checkFailure();
-        refreshProducer();
-        return cachedReadable();
+    int sliceSize() {
+        return sliceSize;
     }
 
     /**
-     * Copies {@code min(maxBytes, readable as last validated, dst.writableBytes())} bytes into {@code dst} (two copies
-     * when they wrap), advancing the local consumer position; does not read the shared producer position and does
-     * not publish.
+     * Reads the producer position once (acquire: the descriptors and bytes before it are then visible), validates it
+     * and the descriptors it delivers, and returns the bytes that can be taken in one piece: the rest of the run.
+     */
+    int readableBytes() throws IdtsProtocolException {
+        checkFailure();
+        refreshProducer();
+        return advanceRun();
+    }
+
+    /**
+     * Copies up to {@code maxBytes} bytes (at most {@code dst.writableBytes()}) into {@code dst}, across slices,
+     * from the descriptors last validated; does not read the shared producer position and does not publish.
      *
      * @return the number of bytes copied, 0 if none
      */
@@ -100,65 +155,136 @@ final class RingReader {
         checkFailure();
         ObjectUtil.checkNotNull(dst, "dst");
         ObjectUtil.checkPositiveOrZero(maxBytes, "maxBytes");
-        int n = Math.min(Math.min(maxBytes, cachedReadable()), dst.writableBytes());
-        if (n == 0) {
-            return 0;
+        int want = Math.min(maxBytes, dst.writableBytes());
+        int copied = 0;
+        while (copied < want) {
+            int n = Math.min(advanceRun(), want - copied);
+            if (n == 0) {
+                break;
+            }
+            dst.writeBytes(data, run * sliceSize + runStart, n);
+            take(n);
+            copied += n;
         }
-        int index = (int) consumed & mask;
-        int first = Math.min(n, capacity - index);
-        dst.writeBytes(data, index, first);
-        if (first < n) {
-            dst.writeBytes(data, 0, n - first);
-        }
-        consumed += n;
-        return n;
+        return copied;
     }
 
     /**
-     * Consumes up to {@code maxBytes} bytes without copying them anywhere (input shut down locally: the peer must
-     * not wait for space that never comes). Like {@link #read}, moves only the local consumer position.
+     * Takes up to {@code maxBytes} bytes without copying them anywhere (input shut down locally: the peer must not
+     * wait for space that never comes). Like {@link #read}, works on the descriptors last validated.
      *
      * @return bytes skipped
      */
     int skip(int maxBytes) throws IdtsProtocolException {
         checkFailure();
         ObjectUtil.checkPositiveOrZero(maxBytes, "maxBytes");
-        int n = Math.min(maxBytes, cachedReadable());
-        consumed += n;
-        return n;
+        int skipped = 0;
+        while (skipped < maxBytes) {
+            int n = Math.min(advanceRun(), maxBytes - skipped);
+            if (n == 0) {
+                break;
+            }
+            take(n);
+            skipped += n;
+        }
+        return skipped;
+    }
+
+    /** The slice of the bytes {@link #readableBytes()} offers; valid while it is positive. */
+    int runSlice() {
+        return run;
+    }
+
+    /** Index in the ring's data of the first byte {@link #readableBytes()} offers; valid while it is positive. */
+    int index() {
+        return run * sliceSize + runStart;
     }
 
     /**
-     * Publishes the consumer position (release: our copies are done before the producer may reuse the space), issues
-     * a full fence and reads the producer's flags.
+     * Takes {@code n} bytes of the run (at most {@link #readableBytes()}) for a view, which must hold a
+     * {@linkplain #pin pin} of {@link #runSlice()} taken before.
+     */
+    void takeForView(int n) {
+        if (n < 0 || n > runEnd - runStart) {
+            throw new IllegalArgumentException("view of " + n + " bytes: only " + (runEnd - runStart)
+                    + " readable in one piece");
+        }
+        take(n);
+    }
+
+    /**
+     * Adds a view's reference to {@code slice} (one of the reader's, so never a free slice).
+     *
+     * @return true if no view held the slice before: it is newly pinned
+     */
+    boolean pin(int slice) {
+        boolean newlyPinned = references.getAndAdd(slice, VIEW_REFERENCE) < VIEW_REFERENCE;
+        if (newlyPinned) {
+            pinnedSlices.incrementAndGet();
+        }
+        return newlyPinned;
+    }
+
+    /** Whether at least one view holds {@code slice}. */
+    boolean isPinned(int slice) {
+        return references.get(slice) >= VIEW_REFERENCE;
+    }
+
+    /**
+     * Any thread: a view of {@code slice} was released. When it was the slice's last reference, the slice is ready to
+     * go back to the producer at the next {@link #release()}.
+     *
+     * @return true if the slice is now ready to go back
+     */
+    boolean unpin(int slice) {
+        int after = references.addAndGet(slice, -VIEW_REFERENCE);
+        if (after < VIEW_REFERENCE) {
+            pinnedSlices.decrementAndGet();
+        }
+        if (after == 0) {
+            markDone(slice);
+            return true;
+        }
+        return false;
+    }
+
+    /** Slices views hold now. Any thread. */
+    int pinnedSlices() {
+        return pinnedSlices.get();
+    }
+
+    /**
+     * Returns the slices done with and publishes the descriptor position (release: our reads are done before the
+     * producer may reuse the memory), issues a full fence and reads the producer's flags.
      *
      * @return whether the writer is waiting for space: the caller must then notify it. False, and nothing done, when
-     *         nothing new was consumed.
+     *         nothing new was read or returned.
      */
     boolean release() throws IdtsProtocolException {
-        return releaseTo(consumed);
-    }
-
-    /**
-     * Publishes the consumer position {@code position}: every byte before it is finished with (zero-copy reads: the
-     * views before it were released), the bytes from it up to {@link #position()} may still be in use. Same
-     * ordering, fence and flag check as {@link #release()}.
-     *
-     * @param position between the position last published and {@link #position()}
-     * @return whether the writer is waiting for space: the caller must then notify it. False, and nothing done, when
-     *         {@code position} is the position already published.
-     */
-    boolean releaseTo(long position) throws IdtsProtocolException {
         checkFailure();
-        if (position - released < 0 || position - consumed > 0) {
-            throw new IllegalArgumentException("release to 0x" + Long.toHexString(position) + " outside [0x"
-                    + Long.toHexString(released) + ", 0x" + Long.toHexString(consumed) + ']');
+        long done = doneSlices.getAndSet(0);
+        boolean news = false;
+        while (done != 0) {
+            int slice = Long.numberOfTrailingZeros(done);
+            done &= done - 1;
+            int entry = returnQueueOffset + ((int) returned & SLICES_PER_RING - 1) * RETURN_ENTRY_SIZE;
+            INT.set(region, entry, slice);
+            returned++;
+            heldSlices &= ~(1L << slice);
+            news = true;
         }
-        if (position == released) {
+        if (news) {
+            // Release: the entries are visible before the position, and our reads of the slices are done.
+            LONG.setRelease(region, returnPositionOffset, returned);
+        }
+        if (consumed != released) {
+            LONG.setRelease(region, positionOffset, consumed);
+            released = consumed;
+            news = true;
+        }
+        if (!news) {
             return false;
         }
-        LONG.setRelease(region, positionOffset, position);
-        released = position;
         // Store-load barrier: the freed space must be visible before we read the flag (see RingWriter.publish()).
         VarHandle.fullFence();
         int producerFlags = (int) INT.getAcquire(region, producerFlagsOffset);
@@ -188,7 +314,7 @@ final class RingReader {
         int stateBefore = peerState;
         refreshState();
         refreshProducer();
-        if (producer != consumed || peerState != stateBefore) {
+        if (producer != consumed || runEnd != runStart || peerState != stateBefore) {
             clearWaitingForData();
             return true;
         }
@@ -211,42 +337,109 @@ final class RingReader {
     }
 
     /**
-     * True when the producer's state is OUTPUT_SHUTDOWN or CLOSED and every byte up to its final position was read:
+     * True when the producer's state is OUTPUT_SHUTDOWN or CLOSED and every byte up to its final position was taken:
      * nothing more will come.
      */
     boolean isEndOfStream() throws IdtsProtocolException {
         checkFailure();
         refreshState();
-        return peerState >= STATE_OUTPUT_SHUTDOWN && consumed == finalPosition;
+        return peerState >= STATE_OUTPUT_SHUTDOWN && advanceRun() == 0 && consumed == finalPosition;
     }
 
-    /** Our consumer position: everything read, released or not. */
+    /** Bytes taken so far (copied, viewed or skipped). */
     long position() {
-        return consumed;
-    }
-
-    /** The consumer position last published: the peer may overwrite everything before it. */
-    long releasedPosition() {
-        return released;
-    }
-
-    /** Index in the ring of the next byte to read ({@link #position()} masked). */
-    int index() {
-        return (int) consumed & mask;
+        return taken;
     }
 
     /**
-     * The ring's data, big-endian, exactly {@link #capacity()} bytes: the memory of zero-copy views. Only ranges from
-     * {@link #index()} up to the readable bytes last validated may be handed out, and only until they are released
-     * (then the peer may overwrite them). Writable: until then those bytes are ours (docs/protocol.md, "The data
-     * rings"), and a handler may write into what it reads.
+     * The ring's data, big-endian, exactly {@link #capacity()} bytes: the memory of zero-copy views. Only the bytes
+     * {@link #readableBytes()} offers at {@link #index()} may be handed out, and only while a pin holds their slice.
+     * Writable: until the slice is returned those bytes are ours (docs/protocol.md), and a handler may write into what
+     * it reads.
      */
     ByteBuffer viewMemory() {
         return viewMemory;
     }
 
-    private int cachedReadable() {
-        return (int) (producer - consumed);
+    private void take(int n) {
+        runStart += n;
+        taken += n;
+        if (runStart == runEnd && runFinished) {
+            int slice = run;
+            run = NO_SLICE;
+            dropReaderReference(slice);
+        }
+    }
+
+    private void dropReaderReference(int slice) {
+        if (references.addAndGet(slice, -READER_REFERENCE) == 0) {
+            markDone(slice);
+        }
+    }
+
+    private void markDone(int slice) {
+        long bit = 1L << slice;
+        doneSlices.getAndAccumulate(bit, (a, b) -> a | b);
+    }
+
+    /**
+     * Reads the descriptors published that extend the run (validated, each once; consecutive descriptors of one slice
+     * describe adjacent bytes, so they merge into one run) and returns the run's bytes. A finished run must be taken
+     * whole before the next descriptor is read: it names another slice.
+     */
+    private int advanceRun() throws IdtsProtocolException {
+        while (consumed != producer && (run == NO_SLICE || !runFinished)) {
+            int entry = descriptorQueueOffset + ((int) consumed & DESCRIPTORS_PER_RING - 1) * DESCRIPTOR_SIZE;
+            long descriptor = (long) LONG.get(region, entry);
+            accept(descriptor);
+            consumed++;
+        }
+        return run == NO_SLICE ? 0 : runEnd - runStart;
+    }
+
+    private void accept(long descriptor) throws IdtsProtocolException {
+        if ((descriptor & ~DESCRIPTOR_KNOWN_BITS) != 0) {
+            throw fail(String.format("peer's descriptor 0x%016x at position 0x%x of ring %d has reserved bits set",
+                    descriptor, consumed, ring));
+        }
+        int slice = RegionLayout.descriptorSlice(descriptor);
+        long length = RegionLayout.descriptorLength(descriptor);
+        boolean end = RegionLayout.isEndOfSlice(descriptor);
+        if (slice >= SLICES_PER_RING) {
+            throw fail(String.format("peer's descriptor 0x%016x at position 0x%x of ring %d names slice %d, not a "
+                    + "slice index (0..%d)", descriptor, consumed, ring, slice, SLICES_PER_RING - 1));
+        }
+        if (run == NO_SLICE) {
+            if ((heldSlices & 1L << slice) != 0) {
+                throw fail(String.format("peer's descriptor 0x%016x at position 0x%x of ring %d starts slice %d, "
+                        + "which was not returned to it", descriptor, consumed, ring, slice));
+            }
+        } else if (slice != run) {
+            throw fail(String.format("peer's descriptor 0x%016x at position 0x%x of ring %d names slice %d while "
+                    + "slice %d is not finished", descriptor, consumed, ring, slice, run));
+        }
+        int offset = run == NO_SLICE ? 0 : runEnd;
+        if (length > sliceSize - offset || length == 0 && !end) {
+            throw fail(String.format("peer's descriptor 0x%016x at position 0x%x of ring %d gives %d bytes at "
+                            + "offset %d of slice %d, beyond the slice size %d%s", descriptor, consumed, ring,
+                    length, offset, slice, sliceSize, length == 0 ? " (or empty without END_OF_SLICE)" : ""));
+        }
+        if (run == NO_SLICE) {
+            run = slice;
+            runStart = 0;
+            runEnd = 0;
+            runFinished = false;
+            heldSlices |= 1L << slice;
+            references.set(slice, READER_REFERENCE);
+        }
+        runEnd += (int) length;
+        if (end) {
+            runFinished = true;
+            if (runStart == runEnd) {
+                run = NO_SLICE;
+                dropReaderReference(slice);
+            }
+        }
     }
 
     private void refreshState() throws IdtsProtocolException {
@@ -272,22 +465,18 @@ final class RingReader {
     private void refreshProducer() throws IdtsProtocolException {
         long position = (long) LONG.getAcquire(region, producerPositionOffset);
         if (position - producer < 0) {
-            if (position - consumed < 0) {
-                throw fail(String.format("peer's producer position 0x%x of ring %d is behind the consumer "
-                        + "position 0x%x", position, ring, consumed));
-            }
-            throw fail(String.format("peer's producer position 0x%x of ring %d went backwards from 0x%x "
+            throw fail(String.format("peer's descriptor producer position 0x%x of ring %d went backwards from 0x%x "
                     + "(positions never decrease)", position, ring, producer));
         }
         long ahead = position - released;
-        if (Long.compareUnsigned(ahead, capacity) > 0) {
-            throw fail(String.format("peer's producer position 0x%x of ring %d is %s bytes past the consumer "
-                            + "position 0x%x, beyond the ring capacity %d",
-                    position, ring, Long.toUnsignedString(ahead), released, capacity));
+        if (Long.compareUnsigned(ahead, DESCRIPTORS_PER_RING) > 0) {
+            throw fail(String.format("peer's descriptor producer position 0x%x of ring %d is %s descriptors past "
+                            + "the consumer position 0x%x, beyond the queue's %d entries",
+                    position, ring, Long.toUnsignedString(ahead), released, DESCRIPTORS_PER_RING));
         }
         if (peerState >= STATE_OUTPUT_SHUTDOWN && position != finalPosition) {
-            throw fail(String.format("peer's producer position 0x%x of ring %d moved after its state became "
-                            + "%s at the final position 0x%x",
+            throw fail(String.format("peer's descriptor producer position 0x%x of ring %d moved after its state "
+                            + "became %s at the final position 0x%x",
                     position, ring, RegionLayout.stateName(peerState), finalPosition));
         }
         producer = position;

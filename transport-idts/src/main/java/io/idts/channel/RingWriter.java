@@ -10,28 +10,43 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 import static io.idts.channel.RegionLayout.CONSUMER_FLAGS_KNOWN;
+import static io.idts.channel.RegionLayout.DESCRIPTORS_PER_RING;
+import static io.idts.channel.RegionLayout.DESCRIPTOR_SIZE;
 import static io.idts.channel.RegionLayout.FLAG_WAITING_FOR_DATA;
 import static io.idts.channel.RegionLayout.FLAG_WAITING_FOR_SPACE;
 import static io.idts.channel.RegionLayout.INT;
 import static io.idts.channel.RegionLayout.LONG;
+import static io.idts.channel.RegionLayout.RETURN_ENTRY_SIZE;
+import static io.idts.channel.RegionLayout.SLICES_PER_RING;
 import static io.idts.channel.RegionLayout.STATE_CLOSED;
 import static io.idts.channel.RegionLayout.STATE_OPEN;
 import static io.idts.channel.RegionLayout.STATE_OUTPUT_SHUTDOWN;
 
 /**
  * One endpoint's producer side of one ring (ring 0 for the connector, ring 1 for the acceptor). It owns the ring's
- * producer line: it is the only writer of it and never reads it back, keeping every value in a field instead. The
- * only values it reads from the region are the consumer's position and flags, each read once, validated, then used.
+ * producer line and descriptor queue: it is the only writer of them and never reads them back, keeping every value in
+ * a field instead. The only values it reads from the region are the consumer's descriptor position, flags, return
+ * position and returned slices, each read once, validated, then used.
+ *
+ * <p>Bytes go into the <em>current</em> slice, appended; consecutive writes to it between two publications become one
+ * descriptor. A full slice is finished (a descriptor with END_OF_SLICE) and the next free slice taken; slices come back
+ * free through the consumer's return queue, in whatever order the consumer is done with them.
  *
  * <p>Single-threaded (the event loop). After a protocol violation every method that reads the peer's line throws the
  * same {@link IdtsProtocolException}; {@link #setState} still works, so the peer can learn that we closed.
  */
 final class RingWriter {
 
+    private static final int NO_SLICE = -1;
+    // What this side knows of each slice.
+    private static final byte SLICE_FREE = 0;     // ours: in the free list
+    private static final byte SLICE_CURRENT = 1;  // being appended to; its bytes so far may be with the consumer
+    private static final byte SLICE_FINISHED = 2; // END_OF_SLICE written: the consumer's until it returns it
+
     private final ByteBuffer region;
     private final int ring;
     private final int capacity;
-    private final int mask;
+    private final int sliceSize;
     // A view of exactly the ring's data: a bad index can only fail a bounds check, never touch another byte.
     private final ByteBuf data;
     /** The ring's data again, big-endian, for transmit claims; never moved (absolute access only). */
@@ -39,15 +54,33 @@ final class RingWriter {
     private final int positionOffset;
     private final int stateOffset;
     private final int flagsOffset;
+    private final int descriptorQueueOffset;
     private final int consumerPositionOffset;
     private final int consumerFlagsOffset;
+    private final int returnPositionOffset;
+    private final int returnQueueOffset;
 
-    /** Everything written, published or not. */
+    private final byte[] sliceStates = new byte[SLICES_PER_RING];
+    private final int[] freeSlices = new int[SLICES_PER_RING];
+    private int freeCount;
+
+    /** The slice being appended to, or {@link #NO_SLICE}. */
+    private int current = NO_SLICE;
+    /** Bytes written to the current slice. */
+    private int fill;
+    /** Where the current slice's bytes that no descriptor describes yet start ({@code <= fill}). */
+    private int described;
+    /** Bytes written, in all. */
+    private long bytesWritten;
+
+    /** Descriptors written, published or not. */
     private long produced;
-    /** What the consumer has been told. */
+    /** Descriptors the consumer has been told of. */
     private long published;
-    /** The consumer position last read and validated: never behind, never past {@link #published}. */
+    /** The consumer's descriptor position last read and validated: never behind, never past {@link #published}. */
     private long consumer;
+    /** Returned slices taken back so far. */
+    private long returned;
     private int state;
     private int flags;
     private IdtsProtocolException failure;
@@ -62,42 +95,49 @@ final class RingWriter {
         this.ring = RegionLayout.checkRing(ring);
         RegionLayout.checkMappedSize(region, layout.size());
         capacity = layout.capacity(ring);
-        mask = capacity - 1;
+        sliceSize = RegionLayout.sliceSize(capacity);
         data = Unpooled.wrappedBuffer(region.slice(layout.dataOffset(ring), capacity));
         claimMemory = region.slice(layout.dataOffset(ring), capacity).order(ByteOrder.BIG_ENDIAN);
         positionOffset = RegionLayout.producerPositionOffset(ring);
         stateOffset = RegionLayout.producerStateOffset(ring);
         flagsOffset = RegionLayout.producerFlagsOffset(ring);
+        descriptorQueueOffset = RegionLayout.descriptorQueueOffset(ring);
         consumerPositionOffset = RegionLayout.consumerPositionOffset(ring);
         consumerFlagsOffset = RegionLayout.consumerFlagsOffset(ring);
+        returnPositionOffset = RegionLayout.returnPositionOffset(ring);
+        returnQueueOffset = RegionLayout.returnQueueOffset(ring);
+        // Taken from the end, so slice 0 goes first.
+        for (int slice = SLICES_PER_RING - 1; slice >= 0; slice--) {
+            freeSlices[freeCount++] = slice;
+        }
         state = RegionLayout.initialProducerState(ring);
         LONG.setRelease(region, positionOffset, 0L);
         INT.setRelease(region, flagsOffset, 0);
         INT.setRelease(region, stateOffset, state);
     }
 
+    /** The ring's data bytes, all slices. */
     int capacity() {
         return capacity;
     }
 
-    /**
-     * Free bytes. Uses the cached consumer position, and reads the shared one only when the cache says the ring is
-     * full, so a writer that keeps ahead of its reader does not pull the consumer's cache line on every call.
-     */
-    int writableBytes() throws IdtsProtocolException {
-        checkFailure();
-        int free = cachedFree();
-        if (free == 0) {
-            refreshConsumer();
-            free = cachedFree();
-        }
-        return free;
+    /** The most one contiguous write (a claim) can take. */
+    int sliceSize() {
+        return sliceSize;
     }
 
     /**
-     * Copies {@code min(length, free)} bytes of {@code src}, from {@code srcIndex}, into the ring (two copies when
-     * they wrap). Does not move {@code src}'s indexes and does not publish. Reads the shared consumer position only
-     * when the cache shows less than {@code length} bytes free.
+     * Free bytes that {@link #write} can take right now without waiting: those left in the current slice, or a new
+     * slice's. Reads the shared consumer positions only when what it knows says there is no room.
+     */
+    int writableBytes() throws IdtsProtocolException {
+        checkFailure();
+        return room();
+    }
+
+    /**
+     * Copies {@code min(length, free)} bytes of {@code src}, from {@code srcIndex}, into the ring (across slices when
+     * they do not fit one). Does not move {@code src}'s indexes and does not publish.
      *
      * @return the number of bytes copied: 0 when the ring is full
      * @throws IllegalStateException after our output was shut down
@@ -109,47 +149,39 @@ final class RingWriter {
             throw new IndexOutOfBoundsException("srcIndex: " + srcIndex + ", length: " + length
                     + " (expected: range within 0.." + src.capacity() + ')');
         }
-        if (state >= STATE_OUTPUT_SHUTDOWN) {
-            throw new IllegalStateException("ring " + ring + ": write after " + RegionLayout.stateName(state));
+        checkWritable();
+        int written = 0;
+        while (written < length) {
+            int room = room();
+            if (room == 0) {
+                break;
+            }
+            int n = Math.min(room, length - written);
+            src.getBytes(srcIndex + written, data, current * sliceSize + fill, n);
+            fill += n;
+            written += n;
         }
-        int free = cachedFree();
-        if (free < length) {
-            refreshConsumer();
-            free = cachedFree();
-        }
-        int n = Math.min(length, free);
-        if (n == 0) {
-            return 0;
-        }
-        int index = (int) produced & mask;
-        int first = Math.min(n, capacity - index);
-        src.getBytes(srcIndex, data, index, first);
-        if (first < n) {
-            src.getBytes(srcIndex + first, data, 0, n - first);
-        }
-        produced += n;
-        return n;
+        bytesWritten += written;
+        return written;
     }
 
     /**
-     * Free bytes from {@link #index()} to the end of the ring or of the free space, whichever comes first: the most a
-     * transmit claim can take without wrapping. Reads the shared consumer position only when the cache shows less
-     * than {@code wanted} such bytes.
+     * Free bytes at {@link #index()} that one contiguous claim can take: the rest of the current slice, or, if that
+     * is less than {@code wanted} (at most a slice), a whole new slice (the current one is finished early).
      */
     int contiguousWritableBytes(int wanted) throws IdtsProtocolException {
         checkFailure();
-        int toEnd = capacity - ((int) produced & mask);
-        int free = cachedFree();
-        if (Math.min(free, toEnd) < wanted && free < toEnd) {
-            refreshConsumer();
-            free = cachedFree();
+        int room = room();
+        if (room < wanted && wanted <= sliceSize && current != NO_SLICE && fill > 0 && canTakeSlice()) {
+            finishCurrent();
+            room = room();
         }
-        return Math.min(free, toEnd);
+        return room;
     }
 
-    /** Index in the ring of the next byte to write ({@link #position()} masked). */
+    /** Index in the ring's data of the next byte to write; valid after a positive {@link #writableBytes()}. */
     int index() {
-        return (int) produced & mask;
+        return current == NO_SLICE ? 0 : current * sliceSize + fill;
     }
 
     /** The ring's data, writable, big-endian, exactly {@link #capacity()} bytes: the memory of transmit claims. */
@@ -160,30 +192,30 @@ final class RingWriter {
     /**
      * Takes {@code n} bytes that a claim wrote in place at {@link #index()} as written (not yet published).
      *
-     * @throws IllegalArgumentException if they exceed {@link #contiguousWritableBytes} as last computed
+     * @throws IllegalArgumentException if they exceed the free bytes of the current slice
      */
     void commit(int n) throws IdtsProtocolException {
         checkFailure();
-        if (state >= STATE_OUTPUT_SHUTDOWN) {
-            throw new IllegalStateException("ring " + ring + ": write after " + RegionLayout.stateName(state));
-        }
-        int toEnd = capacity - ((int) produced & mask);
-        if (n < 0 || n > Math.min(cachedFree(), toEnd)) {
-            throw new IllegalArgumentException("commit of " + n + " bytes: only " + Math.min(cachedFree(), toEnd)
+        checkWritable();
+        int room = current == NO_SLICE ? 0 : sliceSize - fill;
+        if (n < 0 || n > room) {
+            throw new IllegalArgumentException("commit of " + n + " bytes: only " + room
                     + " contiguous bytes are free");
         }
-        produced += n;
+        fill += n;
+        bytesWritten += n;
     }
 
     /**
-     * Publishes everything written so far (release: the bytes are visible before the position), issues a full fence
-     * and reads the consumer's flags.
+     * Describes what was written since the last publication and publishes the descriptors (release: the bytes are
+     * visible before the position), issues a full fence and reads the consumer's flags.
      *
      * @return whether the reader is waiting for data: the caller must then notify it. False, and nothing done, when
      *         nothing new was written.
      */
     boolean publish() throws IdtsProtocolException {
         checkFailure();
+        describePending(false);
         if (produced == published) {
             return false;
         }
@@ -201,26 +233,27 @@ final class RingWriter {
     }
 
     /**
-     * Sets WAITING_FOR_SPACE, issues a full fence and reads the consumer position again.
+     * Sets WAITING_FOR_SPACE, issues a full fence and reads the consumer's positions again.
      *
-     * @return true if space is free now (the flag is cleared again: go on writing); false if the caller should wait
+     * @return true if there is room now (the flag is cleared again: go on writing); false if the caller should wait
      *         for a notification, then call {@link #clearWaitingForSpace()}
      * @throws IllegalStateException when bytes are written but not published: the reader could never free space
      */
     boolean prepareToWaitForSpace() throws IdtsProtocolException {
         checkFailure();
-        if (produced != published) {
-            throw new IllegalStateException("ring " + ring + ": " + (produced - published)
-                    + " bytes written but not published; publish before waiting for space");
+        if (produced != published || fill != described) {
+            throw new IllegalStateException("ring " + ring + ": bytes written but not published; publish before "
+                    + "waiting for space");
         }
         if ((flags & FLAG_WAITING_FOR_SPACE) == 0) {
             flags |= FLAG_WAITING_FOR_SPACE;
             INT.setRelease(region, flagsOffset, flags);
         }
-        // Store-load barrier: the flag must be visible before we re-read the consumer position (see publish()).
+        // Store-load barrier: the flag must be visible before we re-read the consumer's positions (see publish()).
         VarHandle.fullFence();
         refreshConsumer();
-        if (cachedFree() > 0) {
+        takeReturnedSlices();
+        if (room() > 0) {
             clearWaitingForSpace();
             return true;
         }
@@ -246,9 +279,13 @@ final class RingWriter {
         if (newState <= state) {
             return false;
         }
-        if (failure == null && produced != published) {
-            LONG.setRelease(region, positionOffset, produced);
-            published = produced;
+        if (failure == null) {
+            // Room for this descriptor was reserved when its first byte was written.
+            describePending(false);
+            if (produced != published) {
+                LONG.setRelease(region, positionOffset, produced);
+                published = produced;
+            }
         }
         // Release: the final position is visible before the state that says it is final.
         INT.setRelease(region, stateOffset, newState);
@@ -262,29 +299,132 @@ final class RingWriter {
         return state;
     }
 
-    /** Our producer position: everything written, published or not. */
+    /** Bytes written so far, published or not. */
     long position() {
-        return produced;
+        return bytesWritten;
     }
 
-    private int cachedFree() {
-        return capacity - (int) (produced - consumer);
+    /**
+     * Room in the current slice, after finishing a full one and taking a new one if it can. Bytes may only be
+     * appended when a descriptor entry is free for them (reserved when the first undescribed byte is written), so a
+     * publication can always describe what was written.
+     */
+    private int room() throws IdtsProtocolException {
+        if (current != NO_SLICE && fill < sliceSize) {
+            if (fill != described || freeDescriptors() > 0) {
+                return sliceSize - fill;
+            }
+            return 0;
+        }
+        if (!canTakeSlice()) {
+            return 0;
+        }
+        if (current != NO_SLICE) {
+            finishCurrent();
+        }
+        current = freeSlices[--freeCount];
+        sliceStates[current] = SLICE_CURRENT;
+        fill = 0;
+        described = 0;
+        return sliceSize;
+    }
+
+    /**
+     * Whether a new slice can be started: a free slice, a descriptor for the current slice's END_OF_SLICE (its
+     * reserved one if it has undescribed bytes) and one for the new slice's first bytes.
+     */
+    private boolean canTakeSlice() throws IdtsProtocolException {
+        if (freeCount == 0) {
+            takeReturnedSlices();
+            if (freeCount == 0) {
+                return false;
+            }
+        }
+        int needed = current == NO_SLICE || fill != described ? 1 : 2;
+        return freeDescriptors() >= needed;
+    }
+
+    /** Writes the current slice's END_OF_SLICE descriptor (with its undescribed bytes) and lets it go. */
+    private void finishCurrent() {
+        describePending(true);
+        sliceStates[current] = SLICE_FINISHED;
+        current = NO_SLICE;
+        fill = 0;
+        described = 0;
+    }
+
+    /**
+     * Writes the descriptor of the current slice's undescribed bytes (and, with {@code endOfSlice}, its end, even
+     * with no bytes). Its entry is free: reserved by {@link #room()} or checked by {@link #canTakeSlice()}.
+     */
+    private void describePending(boolean endOfSlice) {
+        if (current == NO_SLICE || fill == described && !endOfSlice) {
+            return;
+        }
+        long descriptor = RegionLayout.descriptor(current, fill - described, endOfSlice);
+        int entry = descriptorQueueOffset + ((int) produced & DESCRIPTORS_PER_RING - 1) * DESCRIPTOR_SIZE;
+        // Plain store: the release store of the position publishes it.
+        LONG.set(region, entry, descriptor);
+        produced++;
+        described = fill;
+    }
+
+    /** Descriptor entries free for new descriptors, beyond the one reserved for undescribed bytes. */
+    private int freeDescriptors() throws IdtsProtocolException {
+        int reserved = current != NO_SLICE && fill != described ? 1 : 0;
+        int free = DESCRIPTORS_PER_RING - (int) (produced - consumer) - reserved;
+        if (free <= 1) {
+            refreshConsumer();
+            free = DESCRIPTORS_PER_RING - (int) (produced - consumer) - reserved;
+        }
+        return free;
+    }
+
+    private void checkWritable() {
+        if (state >= STATE_OUTPUT_SHUTDOWN) {
+            throw new IllegalStateException("ring " + ring + ": write after " + RegionLayout.stateName(state));
+        }
     }
 
     private void refreshConsumer() throws IdtsProtocolException {
         long position = (long) LONG.getAcquire(region, consumerPositionOffset);
         long advance = position - consumer;
         if (advance < 0) {
-            throw fail(String.format("peer's consumer position 0x%x of ring %d went backwards from 0x%x "
+            throw fail(String.format("peer's descriptor consumer position 0x%x of ring %d went backwards from 0x%x "
                     + "(positions never decrease)", position, ring, consumer));
         }
         long unconsumed = published - consumer;
         if (advance > unconsumed) {
-            throw fail(String.format("peer's consumer position 0x%x of ring %d is %s bytes past the producer "
-                            + "position 0x%x (it can only consume what was published)",
+            throw fail(String.format("peer's descriptor consumer position 0x%x of ring %d is %s descriptors past "
+                            + "the producer position 0x%x (it can only read what was published)",
                     position, ring, Long.toUnsignedString(advance - unconsumed), published));
         }
         consumer = position;
+    }
+
+    /** Reads the consumer's return position and the slices it returned, each once, and frees them. */
+    private void takeReturnedSlices() throws IdtsProtocolException {
+        long position = (long) LONG.getAcquire(region, returnPositionOffset);
+        long count = position - returned;
+        if (count < 0 || count > SLICES_PER_RING) {
+            throw fail(String.format("peer's return position 0x%x of ring %d is not within %d slices after the "
+                    + "slices taken back, 0x%x", position, ring, SLICES_PER_RING, returned));
+        }
+        for (long i = returned; i != position; i++) {
+            int entry = returnQueueOffset + ((int) i & SLICES_PER_RING - 1) * RETURN_ENTRY_SIZE;
+            int slice = (int) INT.get(region, entry);
+            if (slice < 0 || slice >= SLICES_PER_RING) {
+                throw fail("peer returned slice " + Integer.toUnsignedString(slice) + " of ring " + ring
+                        + ", not a slice index (0.." + (SLICES_PER_RING - 1) + ')');
+            }
+            if (sliceStates[slice] != SLICE_FINISHED) {
+                throw fail("peer returned slice " + slice + " of ring " + ring + ", which it does not hold ("
+                        + (sliceStates[slice] == SLICE_CURRENT ? "still being written" : "already returned") + ')');
+            }
+            sliceStates[slice] = SLICE_FREE;
+            freeSlices[freeCount++] = slice;
+            returned = i + 1;
+        }
     }
 
     private void checkFailure() throws IdtsProtocolException {

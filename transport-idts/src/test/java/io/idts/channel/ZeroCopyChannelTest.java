@@ -213,7 +213,55 @@ final class ZeroCopyChannelTest {
         assertTrue(child.holdLimitCopies() > 0, "reads that copied because of the hold limit");
         assertTrue(child.copiedReadBytes() > 0);
         assertTrue(child.zeroCopyReadBytes() > 0);
-        assertEquals(0, (long) child.eventLoop().submit(child::heldBytes).get());
+        assertEquals(0, child.pinnedBytes(), "every view was released");
+        client.close().sync();
+    }
+
+    @Test
+    void aHandlerThatKeepsEverythingPinsNoMoreThanTheBoundAndTheStreamGoesOn() throws Exception {
+        int ring = 64 * 1024;
+        long total = 8L * ring;
+        List<ByteBuf> kept = new ArrayList<>();
+        AtomicLong maxPinned = new AtomicLong();
+        AtomicLong limit = new AtomicLong();
+        CompletableFuture<Long> done = new CompletableFuture<>();
+        bind(b -> b.childOption(ChannelOption.RCVBUF_ALLOCATOR, new FixedRecvByteBufAllocator(4096)),
+                new ChannelInboundHandlerAdapter() {
+                    private long received;
+
+                    @Override
+                    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                        IdtsChannel ch = (IdtsChannel) ctx.channel();
+                        ByteBuf buf = (ByteBuf) msg;
+                        kept.add(buf);
+                        received += buf.readableBytes();
+                        maxPinned.accumulateAndGet(ch.pinnedBytes(), Math::max);
+                        limit.set(ch.pinnedBytesLimit());
+                        if (received == total) {
+                            done.complete(received);
+                        }
+                    }
+                });
+        Channel client = connect(b -> b.option(IdtsChannelOption.RING_CAPACITY, ring));
+        sendPattern(client, total, 1024);
+        assertEquals(total, await(done));
+        IdtsChannel child = await(serverChild);
+        StreamPattern.Verifier verifier = new StreamPattern.Verifier();
+        for (ByteBuf buf : kept) {
+            assertTrue(verifier.verify(buf), verifier::failure);
+        }
+        assertEquals(total, verifier.position());
+        // 64 slices of 1 KiB, half of them at the default ZERO_COPY_HOLD_PERCENT of 50.
+        assertEquals(ring / 2, limit.get(), "the bound on pinned memory");
+        assertTrue(maxPinned.get() > 0 && maxPinned.get() <= limit.get(),
+                "pinned at most " + maxPinned.get() + " bytes, bound " + limit.get());
+        assertTrue(child.holdLimitCopies() > 0, "reads copied past the bound");
+        assertEquals(total, child.zeroCopyReadBytes() + child.copiedReadBytes());
+        assertTrue(child.zeroCopyReadBytes() >= ring / 4, "views: " + child.zeroCopyReadBytes());
+        long pinnedWhileKept = child.pinnedBytes();
+        assertTrue(pinnedWhileKept > 0 && pinnedWhileKept <= limit.get(), "pinned while kept: " + pinnedWhileKept);
+        child.eventLoop().submit(() -> kept.forEach(ByteBuf::release)).sync();
+        assertEquals(0, child.pinnedBytes(), "nothing is pinned once every buffer is released");
         client.close().sync();
     }
 
