@@ -89,7 +89,9 @@ public class RingBenchmark {
         if (written < r.size) {
             // Full: the consumer frees the whole ring (no copy), then the rest of the message goes in.
             r.writer.publish();
-            r.reader.skip(r.reader.readableBytes());
+            while (r.reader.readableBytes() > 0) {
+                r.reader.skip(Integer.MAX_VALUE);
+            }
             r.reader.release();
             r.writer.write(r.message, written, r.size - written);
         }
@@ -98,14 +100,21 @@ public class RingBenchmark {
 
     @Benchmark
     public boolean poll(Ring r) throws IdtsProtocolException {
-        if (r.reader.readableBytes() < r.size) {
-            // Empty: a simulated producer publishes a whole ring at once (its position only; the bytes are stale).
-            RegionLayout.LONG.setRelease(r.region, RegionLayout.producerPositionOffset(RING),
-                    r.reader.position() + r.capacity);
-            r.reader.readableBytes();
-        }
         r.sink.clear();
-        r.reader.read(r.sink, r.size);
+        r.reader.readableBytes();
+        int n = r.reader.read(r.sink, r.size);
+        if (n < r.size) {
+            // Empty: a simulated producer fills every free slice at once (committed claims: descriptors only, the
+            // bytes are stale).
+            r.reader.release();
+            int room;
+            while ((room = r.writer.contiguousWritableBytes(r.writer.sliceSize())) > 0) {
+                r.writer.commit(room);
+            }
+            r.writer.publish();
+            r.reader.readableBytes();
+            r.reader.read(r.sink, r.size - n);
+        }
         return r.reader.release();
     }
 

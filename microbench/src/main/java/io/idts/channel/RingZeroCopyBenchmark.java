@@ -37,8 +37,8 @@ import java.util.concurrent.TimeUnit;
  * ({@code gc.alloc.rate.norm}).
  * <ul>
  *   <li>{@code readView}: what the channel does with zero-copy reads on: {@link RingViews#canView},
- *       {@link RingViews#take} of one message as a view, then its release, which publishes the consumer position (the
- *       release is on the "event loop", so the bookkeeping runs at once). The payload is not touched: the handler
+ *       {@link RingViews#take} of one message as a view, then its release, which unpins its slice; the release of the
+ *       view that leaves a slice unused returns it (on the "event loop", so at once). The payload is not touched: the handler
  *       that reads it pays for that, with or without a copy.</li>
  *   <li>{@code readCopy}: what it does with zero-copy reads off: a buffer of {@code size} from the pooled allocator,
  *       {@link RingReader#read} of one message into it (one copy), {@link RingReader#release}, and the release of the
@@ -50,9 +50,9 @@ import java.util.concurrent.TimeUnit;
  *       make it: the encoder fills the claim (a {@link RingBuf} over the ring) straight from the {@code byte[]},
  *       {@link RingWriter#commit} and {@link RingWriter#publish}.</li>
  * </ul>
- * Reads never wait for a producer: when less than a message is readable, a simulated producer publishes a whole
- * ring's worth at once (its position only; the bytes are stale). Writes never wait for a consumer: when the ring has
- * no room for a message, the consumer frees all of it at once without copying. Both are amortised over
+ * Reads never wait for a producer: when less than a message is readable, a simulated producer fills every free slice
+ * at once (committed claims: descriptors only, the bytes are stale). Writes never wait for a consumer: when the ring
+ * has no room for a message, the consumer takes everything at once without copying and returns the slices. Both are amortised over
  * {@code capacity / size} messages.
  *
  * <p>Run: {@code bash microbench/bench jmh RingZeroCopyBenchmark -prof gc} (JMH's own options follow).
@@ -86,14 +86,15 @@ public class RingZeroCopyBenchmark {
         @Param({ "64", "1024", "16384", "65536" })
         public int size;
 
-        @Param({ "1048576" })
+        // 64 KiB slices: every message size fits a slice, and a view lies in one slice.
+        @Param({ "4194304" })
         public int capacity;
 
         ByteBuffer region;
         RingWriter writer;
         RingReader reader;
         RingViews views;
-        long holdLimit;
+        int maxPinnedSlices;
         final ByteBufAllocator alloc = PooledByteBufAllocator.DEFAULT;
         byte[] payload;
         RingBuf claim;
@@ -122,7 +123,7 @@ public class RingZeroCopyBenchmark {
             reader = new RingReader(region, layout, RING);
             // As IdtsChannel does: views released on the event loop publish the consumer position at once.
             views = new RingViews(reader, lifetime, ImmediateEventExecutor.INSTANCE, this::publishReleased);
-            holdLimit = capacity / 2L;
+            maxPinnedSlices = RegionLayout.SLICES_PER_RING / 2;
             payload = new byte[size];
             for (int i = 0; i < size; i++) {
                 payload[i] = (byte) i;
@@ -134,26 +135,34 @@ public class RingZeroCopyBenchmark {
 
         @TearDown(Level.Trial)
         public void tearDown() {
-            if (views.outstanding() != 0 || lifetime.refCnt() != 1) {
+            if (reader.pinnedSlices() != 0 || lifetime.refCnt() != 1) {
                 throw new IllegalStateException("views or claims not released");
             }
         }
 
         private void publishReleased() {
-            views.drain();
             try {
-                reader.releaseTo(views.releasableTo());
+                reader.release();
             } catch (IdtsProtocolException e) {
                 throw new IllegalStateException(e);
             }
         }
 
-        /** Makes a message readable: a simulated producer publishes a whole ring's worth when less is left. */
+        /**
+         * Makes a message readable: when less is left, a simulated producer fills every free slice at once (claims
+         * committed whole, one descriptor per slice; the bytes are stale, nothing is copied).
+         */
         void ensureReadable() throws IdtsProtocolException {
             if (reader.readableBytes() < size) {
-                RegionLayout.LONG.setRelease(region, RegionLayout.producerPositionOffset(RING),
-                        reader.position() + capacity);
-                reader.readableBytes();
+                reader.release();
+                int n;
+                while ((n = writer.contiguousWritableBytes(writer.sliceSize())) > 0) {
+                    writer.commit(n);
+                }
+                writer.publish();
+                if (reader.readableBytes() < size) {
+                    throw new IllegalStateException("nothing readable after the producer filled the ring");
+                }
             }
         }
 
@@ -161,7 +170,9 @@ public class RingZeroCopyBenchmark {
         void ensureWritable() throws IdtsProtocolException {
             if (writer.contiguousWritableBytes(size) < size) {
                 writer.publish();
-                reader.skip(reader.readableBytes());
+                while (reader.readableBytes() > 0) {
+                    reader.skip(Integer.MAX_VALUE);
+                }
                 reader.release();
                 // Reads the freed consumer position, as IdtsChannel.claim() does before every claim.
                 if (writer.contiguousWritableBytes(size) < size) {
@@ -186,7 +197,7 @@ public class RingZeroCopyBenchmark {
     @Benchmark
     public void readView(Ring r, Bytes bytes, Blackhole blackhole) throws IdtsProtocolException {
         r.ensureReadable();
-        if (!r.views.canView(r.holdLimit)) {
+        if (!r.views.canView(r.maxPinnedSlices)) {
             throw new IllegalStateException("no view");
         }
         ByteBuf view = r.views.take(r.size, r.alloc);
@@ -199,6 +210,7 @@ public class RingZeroCopyBenchmark {
     public void readCopy(Ring r, Bytes bytes, Blackhole blackhole) throws IdtsProtocolException {
         r.ensureReadable();
         ByteBuf copy = r.alloc.directBuffer(r.size);
+        // The reader gives a slice back as soon as its last byte is copied, at this release.
         r.reader.read(copy, r.size);
         r.reader.release();
         blackhole.consume(copy);
