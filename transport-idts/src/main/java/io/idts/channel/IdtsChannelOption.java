@@ -27,9 +27,10 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
 
     /**
      * Zero-copy reads: {@code true} (the default, system property {@code io.idts.zeroCopyReads}) hands the pipeline
-     * {@code ByteBuf} views of the receive ring instead of copies; the ring space of a view is given back to the peer
-     * when the view (and every view before it) is released. {@code false} copies every read into a buffer of the
-     * channel's {@code ALLOCATOR}, and the ring space is given back at once.
+     * {@code ByteBuf} views of the receive ring instead of copies. A view lies in one slice of the ring (a 64th of it) and
+     * pins that slice until it is released, in any order, on any thread; keeping views costs shared memory up to
+     * {@link #ZERO_COPY_HOLD_PERCENT}, then copies, never progress. {@code false} copies every read into a buffer of
+     * the channel's {@code ALLOCATOR}, and the ring space is given back at once.
      *
      * <p>A view is direct, of fixed capacity (it never grows) and writable, like the buffers Netty's other transports
      * read into: a handler may change the bytes it read (the JDK's {@code SSLEngine} decrypts TLS 1.3 records in
@@ -39,18 +40,18 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
      * default). A Xen peer is another domain: for a Xen address the default is {@code false} (system property
      * {@code io.idts.xenZeroCopyReads}). A view is memory the peer can still write: a hostile peer can change bytes
      * after a parser checked them (a double fetch), so turn zero-copy reads off where the peer is not trusted. Copies
-     * are taken once, after the producer position was validated, and are private.
+     * are taken once, after the descriptors were validated, and are private.
      */
     public static final ChannelOption<Boolean> ZERO_COPY_READS = valueOf(IdtsChannelOption.class, "ZERO_COPY_READS");
 
     /**
-     * The share of the receive ring, in percent (0 to 100, default 50, system property
-     * {@code io.idts.zeroCopyHoldPercent}), that views still held by the pipeline may pin before reads copy instead
-     * of making more views. Bytes are pinned from the start of the oldest view still held to the read position; while
-     * they exceed this share, reads copy into buffers of the channel's {@code ALLOCATOR} (counted by
-     * {@link IdtsChannel#holdLimitCopies()}), so a handler that keeps views (an aggregator, a cumulation) does not
-     * make every later read pin more of the ring. {@code 100} never copies for this reason, {@code 0} copies whenever
-     * any view is held.
+     * The share of the receive ring's slices, in percent (0 to 100, default 50, system property
+     * {@code io.idts.zeroCopyHoldPercent}), that zero-copy buffers still held by the pipeline may pin. A held buffer
+     * pins the slice (a 64th of the ring) it lies in, and nothing else; while the pinned slices reach this share,
+     * reads of bytes in other slices copy into buffers of the channel's {@code ALLOCATOR} instead (counted by
+     * {@link IdtsChannel#holdLimitCopies()}), so a handler that keeps buffers (an aggregator, a cache) costs copies and
+     * memory, never progress. Whatever the value, two slices are never pinned, so that the peer always has one to
+     * write into and one on its way back. {@code 0} makes every read a copy.
      */
     public static final ChannelOption<Integer> ZERO_COPY_HOLD_PERCENT =
             valueOf(IdtsChannelOption.class, "ZERO_COPY_HOLD_PERCENT");

@@ -16,14 +16,14 @@ import java.nio.channels.GatheringByteChannel;
 import java.nio.channels.ScatteringByteChannel;
 
 /**
- * A fixed-size {@link ByteBuf} over a contiguous run of one ring's data: a view of received bytes (zero-copy reads) or
- * a claim of free transmit space (zero-copy writes). Never grows. Every access is bounded by the view's capacity, and
+ * A fixed-size {@link ByteBuf} over a contiguous run of one ring's data, inside one slice: a view of received bytes
+ * (zero-copy reads) or a claim of free transmit space (zero-copy writes). Never grows. Every access is bounded by the view's capacity, and
  * the view by the ring (its {@code memory} is exactly the ring's data), so no index can reach outside the ring.
  *
  * <p>Both kinds are writable, as every inbound buffer of Netty's own transports is: handlers may write into what they
  * read (the JDK's {@code SSLEngine} decrypts TLS 1.3 records in place, in the buffer it was given). A view's bytes are
- * the reader's until it releases them: the peer's producer position is past them and its consumer position not yet,
- * so the peer may neither write them nor (by the protocol) read them back, and writing them changes nothing the peer
+ * the reader's until it releases them: their slice is not returned to the peer before, so the peer may neither write
+ * them nor (by the protocol) read them back, and writing them changes nothing the peer
  * sees. A hostile peer may still write them at any time, writes included; that is the same hazard as for reads, and
  * why zero-copy reads are for trusted peers only.
  *
