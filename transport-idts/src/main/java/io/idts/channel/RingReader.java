@@ -262,7 +262,8 @@ final class RingReader {
      */
     boolean release() throws IdtsProtocolException {
         checkFailure();
-        long done = doneSlices.getAndSet(0);
+        // A plain read first: an atomic exchange is a full barrier, and most calls have no slice to return.
+        long done = doneSlices.get() == 0 ? 0 : doneSlices.getAndSet(0);
         boolean news = false;
         while (done != 0) {
             int slice = Long.numberOfTrailingZeros(done);
