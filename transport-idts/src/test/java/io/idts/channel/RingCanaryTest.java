@@ -89,16 +89,41 @@ final class RingCanaryTest {
             }
         }
 
-        /** The ranges an endpoint that only produces on {@code ring} may write: its producer line and the data. */
+        /**
+         * The ranges an endpoint that only produces on {@code ring} may write: its producer line, its descriptor
+         * queue and the data.
+         */
         int[] writerRanges(int ring) {
             return new int[] {
                     RegionLayout.producerLineOffset(ring), RegionLayout.LINE_SIZE,
+                    RegionLayout.descriptorQueueOffset(ring), RegionLayout.DESCRIPTOR_QUEUE_SIZE,
                     layout.dataOffset(ring), layout.capacity(ring)};
         }
 
-        /** The range an endpoint that only consumes from {@code ring} may write: its consumer line. */
+        /** The ranges an endpoint that only consumes from {@code ring} may write: its consumer line, its return queue. */
         int[] readerRanges(int ring) {
-            return new int[] {RegionLayout.consumerLineOffset(ring), RegionLayout.LINE_SIZE};
+            return new int[] {
+                    RegionLayout.consumerLineOffset(ring), RegionLayout.LINE_SIZE,
+                    RegionLayout.returnQueueOffset(ring), RegionLayout.RETURN_QUEUE_SIZE};
+        }
+
+        /** The descriptor at {@code position} of {@code ring}'s queue, as the consumer would read it. */
+        long descriptorAt(int ring, long position) {
+            return getLong(RegionLayout.descriptorQueueOffset(ring)
+                    + ((int) position & RegionLayout.DESCRIPTORS_PER_RING - 1) * RegionLayout.DESCRIPTOR_SIZE);
+        }
+
+        /** Writes a descriptor at {@code position} of {@code ring}'s queue, as a (hostile) producer would. */
+        void putDescriptor(int ring, long position, long descriptor) {
+            putLong(RegionLayout.descriptorQueueOffset(ring)
+                    + ((int) position & RegionLayout.DESCRIPTORS_PER_RING - 1) * RegionLayout.DESCRIPTOR_SIZE,
+                    descriptor);
+        }
+
+        /** Writes a returned slice at {@code position} of {@code ring}'s return queue, as a (hostile) consumer would. */
+        void putReturn(int ring, long position, int slice) {
+            putInt(RegionLayout.returnQueueOffset(ring)
+                    + ((int) position & RegionLayout.SLICES_PER_RING - 1) * RegionLayout.RETURN_ENTRY_SIZE, slice);
         }
 
         private static boolean allowed(int offset, int[] offsetAndLength) {
