@@ -414,12 +414,13 @@ final class RingWriter {
             int entry = returnQueueOffset + ((int) i & SLICES_PER_RING - 1) * RETURN_ENTRY_SIZE;
             int slice = (int) INT.get(region, entry);
             if (slice < 0 || slice >= SLICES_PER_RING) {
-                throw fail("peer returned slice " + Integer.toUnsignedString(slice) + " of ring " + ring
-                        + ", not a slice index (0.." + (SLICES_PER_RING - 1) + ')');
+                throw fail("peer's returned slice " + Integer.toUnsignedString(slice) + " of ring " + ring
+                        + " is not a slice index (0.." + (SLICES_PER_RING - 1) + ')');
             }
             if (sliceStates[slice] != SLICE_FINISHED) {
-                throw fail("peer returned slice " + slice + " of ring " + ring + ", which it does not hold ("
-                        + (sliceStates[slice] == SLICE_CURRENT ? "still being written" : "already returned") + ')');
+                throw fail("peer's returned slice " + slice + " of ring " + ring + " is not one it holds ("
+                        + (sliceStates[slice] == SLICE_CURRENT ? "still being written" : "free: never given or "
+                        + "already returned") + ')');
             }
             sliceStates[slice] = SLICE_FREE;
             freeSlices[freeCount++] = slice;

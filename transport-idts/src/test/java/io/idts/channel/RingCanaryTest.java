@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -105,6 +106,15 @@ final class RingCanaryTest {
             return new int[] {
                     RegionLayout.consumerLineOffset(ring), RegionLayout.LINE_SIZE,
                     RegionLayout.returnQueueOffset(ring), RegionLayout.RETURN_QUEUE_SIZE};
+        }
+
+        /** The ranges one endpoint may write when it both produces and consumes {@code ring} (a test's loop-back). */
+        int[] endpointRanges(int ring) {
+            int[] writer = writerRanges(ring);
+            int[] reader = readerRanges(ring);
+            int[] both = Arrays.copyOf(writer, writer.length + reader.length);
+            System.arraycopy(reader, 0, both, writer.length, reader.length);
+            return both;
         }
 
         /** The descriptor at {@code position} of {@code ring}'s queue, as the consumer would read it. */

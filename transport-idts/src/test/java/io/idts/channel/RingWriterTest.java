@@ -9,13 +9,16 @@ import org.junit.jupiter.api.Test;
 import java.util.ArrayList;
 import java.util.List;
 
+import static io.idts.channel.RegionLayout.DESCRIPTORS_PER_RING;
 import static io.idts.channel.RegionLayout.FLAG_WAITING_FOR_DATA;
 import static io.idts.channel.RegionLayout.FLAG_WAITING_FOR_SPACE;
 import static io.idts.channel.RegionLayout.MIN_RING_CAPACITY;
+import static io.idts.channel.RegionLayout.SLICES_PER_RING;
 import static io.idts.channel.RegionLayout.STATE_CLOSED;
 import static io.idts.channel.RegionLayout.STATE_NEW;
 import static io.idts.channel.RegionLayout.STATE_OPEN;
 import static io.idts.channel.RegionLayout.STATE_OUTPUT_SHUTDOWN;
+import static io.idts.channel.RegionLayout.descriptor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -24,6 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class RingWriterTest {
 
     private static final int CAP = MIN_RING_CAPACITY;
+    /** 64 bytes: a 4 KiB ring has 64 slices. */
+    private static final int SLICE = CAP / SLICES_PER_RING;
 
     private final List<ByteBuf> buffers = new ArrayList<>();
 
@@ -33,7 +38,7 @@ class RingWriterTest {
     }
 
     private ByteBuf pattern(int length, int seed) {
-        ByteBuf buf = Unpooled.directBuffer(length);
+        ByteBuf buf = Unpooled.directBuffer(Math.max(length, 1));
         buffers.add(buf);
         for (int i = 0; i < length; i++) {
             buf.writeByte(seed + i * 31);
@@ -61,13 +66,14 @@ class RingWriterTest {
         assertEquals(STATE_OPEN, r.getInt(RegionLayout.producerStateOffset(0)));
         assertEquals(STATE_NEW, r.getInt(RegionLayout.producerStateOffset(1)));
         assertEquals(CAP, w0.capacity());
+        assertEquals(SLICE, w0.sliceSize());
         assertEquals(0, w0.position());
         r.assertUnchangedExcept(RegionLayout.producerLineOffset(0), RegionLayout.LINE_SIZE,
                 RegionLayout.producerLineOffset(1), RegionLayout.LINE_SIZE);
     }
 
     @Test
-    void writeCopiesIntoTheRingWithoutMovingSourceIndexes() throws Exception {
+    void writeCopiesIntoTheFirstSliceWithoutMovingSourceIndexes() throws Exception {
         Region r = new Region(CAP, 2 * CAP);
         RingWriter w = r.writer(1);
         ByteBuf src = pattern(100, 3);
@@ -88,52 +94,137 @@ class RingWriterTest {
         Region r = new Region(CAP, CAP);
         RingWriter w = r.writer(0);
         ByteBuf src = pattern(10, 0);
-        assertThrows(IndexOutOfBoundsException.class, () -> w.write(src, 5, 6));
+        assertThrows(IndexOutOfBoundsException.class, () -> w.write(src, 5, 10));
         assertThrows(IndexOutOfBoundsException.class, () -> w.write(src, -1, 2));
         assertThrows(IndexOutOfBoundsException.class, () -> w.write(src, 0, -1));
         assertThrows(NullPointerException.class, () -> w.write(null, 0, 0));
-        assertEquals(0, w.position());
     }
 
     @Test
-    void fullRingTakesNothingMore() throws Exception {
+    void publishDescribesTheWritesSinceTheLastPublication() throws Exception {
         Region r = new Region(CAP, CAP);
         RingWriter w = r.writer(0);
-        ByteBuf src = pattern(CAP + 100, 1);
-        assertEquals(CAP, w.writableBytes());
-        assertEquals(CAP, w.write(src, 0, CAP + 100), "a write longer than the ring copies a ring's worth");
-        assertEquals(0, w.writableBytes());
-        assertEquals(0, w.write(src, 0, 1));
-        assertFalse(w.publish(), "published; the reader is not waiting");
-        assertEquals(0, w.writableBytes());
-        assertEquals(0, w.write(src, 0, 1));
-        assertEquals(CAP, w.position());
-        for (int i = 0; i < CAP; i++) {
-            assertEquals(src.getByte(i), r.dataByte(0, i));
-        }
+        w.write(pattern(10, 1), 0, 10);
+        w.write(pattern(20, 2), 0, 20);
+        w.publish();
+        assertEquals(1, r.getLong(RegionLayout.producerPositionOffset(0)), "two writes, one descriptor");
+        assertEquals(descriptor(0, 30, false), r.descriptorAt(0, 0));
+        w.write(pattern(5, 3), 0, 5);
+        assertFalse(w.publish(), "nobody waits");
+        assertEquals(2, r.getLong(RegionLayout.producerPositionOffset(0)));
+        assertEquals(descriptor(0, 5, false), r.descriptorAt(0, 1), "adjacent bytes of the same slice");
+        assertFalse(w.publish(), "nothing new");
+        assertEquals(2, r.getLong(RegionLayout.producerPositionOffset(0)));
         r.assertUnchangedExcept(r.writerRanges(0));
     }
 
     @Test
-    void writesStraddlingTheEndWrapToTheStart() throws Exception {
-        int[] sizes = {1, 2, 3, 7, 100, CAP / 2 - 1, CAP / 2, CAP / 2 + 1, CAP - 1, CAP};
-        for (int size : sizes) {
-            for (int start : new int[] {0, 1, CAP / 2, CAP - size / 2 - 1, CAP - 1}) {
-                Region r = new Region(CAP, CAP);
-                RingWriter w = r.writer(0);
-                RingReader rd = r.reader(0);
-                advance(w, rd, start);
-                ByteBuf src = pattern(size, size + start);
-                assertEquals(size, w.write(src, 0, size), "size " + size + " at " + start);
-                for (int i = 0; i < size; i++) {
-                    assertEquals(src.getByte(i), r.dataByte(0, (start + i) & CAP - 1),
-                            "byte " + i + " of " + size + " written at " + start);
-                }
-                assertEquals(start + size, w.position());
-                r.assertUnchangedExcept(r.writerRanges(0)[0], RegionLayout.LINE_SIZE,
-                        r.readerRanges(0)[0], RegionLayout.LINE_SIZE,
-                        r.layout.dataOffset(0), CAP);
-            }
+    void aFullSliceEndsAndTheNextOneIsTaken() throws Exception {
+        Region r = new Region(CAP, CAP);
+        RingWriter w = r.writer(0);
+        ByteBuf src = pattern(100, 7);
+        assertEquals(100, w.write(src, 0, 100));
+        w.publish();
+        assertEquals(2, r.getLong(RegionLayout.producerPositionOffset(0)));
+        assertEquals(descriptor(0, SLICE, true), r.descriptorAt(0, 0), "slice 0 full: its end");
+        assertEquals(descriptor(1, 100 - SLICE, false), r.descriptorAt(0, 1));
+        for (int i = 0; i < 100; i++) {
+            assertEquals(src.getByte(i), r.dataByte(0, i), "slices 0 and 1 are adjacent in the data");
+        }
+        // A slice that is full but not yet left ends with an empty descriptor when the writer moves on.
+        Region r2 = new Region(CAP, CAP);
+        RingWriter w2 = r2.writer(0);
+        w2.write(pattern(SLICE, 0), 0, SLICE);
+        w2.publish();
+        assertEquals(descriptor(0, SLICE, false), r2.descriptorAt(0, 0));
+        w2.write(pattern(1, 0), 0, 1);
+        w2.publish();
+        assertEquals(descriptor(0, 0, true), r2.descriptorAt(0, 1));
+        assertEquals(descriptor(1, 1, false), r2.descriptorAt(0, 2));
+    }
+
+    @Test
+    void aFullRingTakesNothingMoreUntilSlicesComeBack() throws Exception {
+        Region r = new Region(CAP, CAP);
+        RingWriter w = r.writer(0);
+        RingReader rd = r.reader(0);
+        assertEquals(CAP, w.write(pattern(CAP + 10, 0), 0, CAP + 10), "every slice");
+        assertEquals(0, w.write(pattern(10, 0), 0, 10));
+        assertEquals(0, w.writableBytes());
+        w.publish();
+        drain(rd, CAP);
+        assertEquals(0, w.writableBytes(), "nothing returned before the reader releases");
+        rd.release();
+        // Slices 0..62 came back; 63 is still the writer's current slice, so the reader keeps it too.
+        assertEquals(SLICES_PER_RING - 1, r.getLong(RegionLayout.returnPositionOffset(0)));
+        assertEquals(SLICE, w.writableBytes());
+        assertEquals(CAP - SLICE, w.write(pattern(CAP, 1), 0, CAP));
+        w.publish();
+        drain(rd, CAP - SLICE);
+        rd.release();
+        // Slice 63 (left with an empty end) and 62 of the 63 slices just filled; the last one is current again.
+        assertEquals(2 * (SLICES_PER_RING - 1), r.getLong(RegionLayout.returnPositionOffset(0)));
+        boolean slice63 = false;
+        for (int i = SLICES_PER_RING - 1; i < 2 * (SLICES_PER_RING - 1); i++) {
+            slice63 |= r.getInt(RegionLayout.returnQueueOffset(0)
+                    + (i & SLICES_PER_RING - 1) * RegionLayout.RETURN_ENTRY_SIZE) == SLICES_PER_RING - 1;
+        }
+        assertTrue(slice63, "slice 63 came back once the writer left it");
+    }
+
+    @Test
+    void aFullDescriptorQueueTakesNothingMore() throws Exception {
+        Region r = new Region(1 << 20, CAP);
+        RingWriter w = r.writer(0);
+        RingReader rd = r.reader(0);
+        ByteBuf one = pattern(1, 9);
+        int bytes = 0;
+        while (w.write(one, 0, 1) == 1) {
+            w.publish();
+            bytes++;
+        }
+        assertEquals(DESCRIPTORS_PER_RING, r.getLong(RegionLayout.producerPositionOffset(0)),
+                "every entry of the queue, one per publication");
+        assertEquals(DESCRIPTORS_PER_RING, bytes, "one byte each; the data has room for far more");
+        assertEquals(0, w.writableBytes());
+        assertEquals(10, readSome(rd, 10));
+        rd.release();
+        assertTrue(w.writableBytes() > 0, "the reader freed descriptor entries");
+    }
+
+    private int readSome(RingReader rd, int n) throws IdtsProtocolException {
+        ByteBuf dst = Unpooled.buffer(Math.max(n, 1));
+        try {
+            rd.readableBytes();
+            return rd.read(dst, n);
+        } finally {
+            dst.release();
+        }
+    }
+
+    @Test
+    void returnedSlicesAreWrittenAgainInTheOrderTheyComeBack() throws Exception {
+        Region r = new Region(CAP, CAP);
+        RingWriter w = r.writer(0);
+        assertEquals(CAP, w.write(pattern(CAP, 0), 0, CAP));
+        w.publish();
+        // A consumer that read everything and gives back slices 40 and 7, in that order.
+        r.putLong(RegionLayout.consumerPositionOffset(0), r.getLong(RegionLayout.producerPositionOffset(0)));
+        r.putReturn(0, 0, 40);
+        r.putReturn(0, 1, 7);
+        r.putLong(RegionLayout.returnPositionOffset(0), 2);
+        ByteBuf src = pattern(2 * SLICE, 5);
+        assertEquals(2 * SLICE, w.write(src, 0, 2 * SLICE));
+        assertEquals(0, w.writableBytes(), "two slices came back, two were filled");
+        w.publish();
+        int start = Math.toIntExact(r.getLong(RegionLayout.producerPositionOffset(0)) - 3);
+        assertEquals(descriptor(63, 0, true), r.descriptorAt(0, start), "slice 63 was left");
+        // The free slices are a stack: the last returned is used first, it is the warmest in the caches.
+        assertEquals(descriptor(7, SLICE, true), r.descriptorAt(0, start + 1));
+        assertEquals(descriptor(40, SLICE, false), r.descriptorAt(0, start + 2));
+        for (int i = 0; i < SLICE; i++) {
+            assertEquals(src.getByte(i), r.dataByte(0, 7 * SLICE + i));
+            assertEquals(src.getByte(SLICE + i), r.dataByte(0, 40 * SLICE + i));
         }
     }
 
@@ -141,20 +232,12 @@ class RingWriterTest {
     void publishReportsOnlyAWaitingReader() throws Exception {
         Region r = new Region(CAP, CAP);
         RingWriter w = r.writer(0);
-        ByteBuf src = pattern(10, 0);
-        assertFalse(w.publish(), "nothing written: nothing to publish");
-        w.write(src, 0, 10);
-        assertFalse(w.publish(), "the reader is not waiting");
-        assertEquals(10, r.getLong(RegionLayout.producerPositionOffset(0)));
-        assertFalse(w.publish(), "nothing new");
-
+        w.write(pattern(10, 0), 0, 10);
+        assertFalse(w.publish());
         r.putInt(RegionLayout.consumerFlagsOffset(0), FLAG_WAITING_FOR_DATA);
-        assertFalse(w.publish(), "nothing new, even with the reader waiting");
-        w.write(src, 0, 5);
-        assertTrue(w.publish(), "the reader is waiting");
-        assertEquals(15, r.getLong(RegionLayout.producerPositionOffset(0)));
-        assertEquals(FLAG_WAITING_FOR_DATA, r.getInt(RegionLayout.consumerFlagsOffset(0)),
-                "the writer never writes the reader's line");
+        w.write(pattern(10, 0), 0, 10);
+        assertTrue(w.publish(), "the reader sleeps: notify it");
+        assertFalse(w.publish(), "nothing new: no notification");
     }
 
     @Test
@@ -162,75 +245,17 @@ class RingWriterTest {
         Region r = new Region(CAP, CAP);
         RingWriter w = r.writer(0);
         RingReader rd = r.reader(0);
-        ByteBuf src = pattern(CAP, 0);
-        int flags = RegionLayout.producerFlagsOffset(0);
-
-        assertTrue(w.prepareToWaitForSpace(), "empty ring: space is free");
-        assertEquals(0, r.getInt(flags), "flag cleared again");
-
-        assertEquals(CAP, w.write(src, 0, CAP));
-        assertThrows(IllegalStateException.class, w::prepareToWaitForSpace, "unpublished bytes would never drain");
+        w.write(pattern(CAP, 0), 0, CAP);
+        assertThrows(IllegalStateException.class, w::prepareToWaitForSpace, "unpublished bytes");
         w.publish();
-        assertFalse(w.prepareToWaitForSpace(), "full ring: wait");
-        assertEquals(FLAG_WAITING_FOR_SPACE, r.getInt(flags));
-
-        ByteBuf dst = Unpooled.directBuffer(CAP);
-        buffers.add(dst);
-        assertEquals(CAP, rd.readableBytes());
-        assertEquals(100, rd.read(dst, 100));
-        assertTrue(rd.release(), "the reader sees the waiting writer");
+        assertFalse(w.prepareToWaitForSpace(), "still full: sleep");
+        assertEquals(FLAG_WAITING_FOR_SPACE, r.getInt(RegionLayout.producerFlagsOffset(0)));
+        drain(rd, CAP);
+        assertTrue(rd.release(), "the writer waits: notify it");
         w.clearWaitingForSpace();
-        assertEquals(0, r.getInt(flags));
-        assertEquals(100, w.writableBytes());
-
-        // Space freed between the writer's last look and its flag: prepareToWaitForSpace sees it.
-        assertEquals(100, w.write(src, 0, 100));
-        w.publish();
-        assertEquals(0, w.writableBytes());
-        assertEquals(CAP, rd.readableBytes());
-        assertEquals(50, rd.read(dst.clear(), 50));
-        assertFalse(rd.release(), "the writer is not waiting yet");
-        assertTrue(w.prepareToWaitForSpace(), "space raced in: do not sleep");
-        assertEquals(0, r.getInt(flags), "flag cleared again");
-        assertEquals(50, w.writableBytes());
-    }
-
-    @Test
-    void writableBytesReadsTheSharedPositionOnlyWhenTheCacheSaysFull() throws Exception {
-        Region r = new Region(CAP, CAP);
-        RingWriter w = r.writer(0);
-        RingReader rd = r.reader(0);
-        ByteBuf src = pattern(CAP, 0);
-        ByteBuf dst = Unpooled.directBuffer(CAP);
-        buffers.add(dst);
-        w.write(src, 0, CAP - 10);
-        w.publish();
-        rd.readableBytes();
-        rd.read(dst, CAP - 10);
-        rd.release();
-        assertEquals(10, w.writableBytes(), "cache: 10 free, enough not to look");
-        assertEquals(10, w.write(src, 0, 10), "10 wanted, 10 cached");
-        assertEquals(CAP - 10, w.writableBytes(), "cache said full: looked");
-        w.publish();
-        assertEquals(10, rd.readableBytes());
-    }
-
-    @Test
-    void writeLooksAtTheSharedPositionWhenItWantsMoreThanTheCacheHas() throws Exception {
-        Region r = new Region(CAP, CAP);
-        RingWriter w = r.writer(0);
-        RingReader rd = r.reader(0);
-        advance(w, rd, CAP - 10);
-        ByteBuf src = pattern(CAP, 0);
-        w.write(src, 0, CAP);
-        w.publish();
-        assertEquals(0, w.write(src, 0, 1));
-        rd.readableBytes();
-        ByteBuf dst = Unpooled.directBuffer(CAP);
-        buffers.add(dst);
-        rd.read(dst, 300);
-        rd.release();
-        assertEquals(300, w.write(src, 0, 1000));
+        assertEquals(0, r.getInt(RegionLayout.producerFlagsOffset(0)));
+        assertTrue(w.prepareToWaitForSpace(), "slices came back meanwhile: do not sleep");
+        assertEquals(0, r.getInt(RegionLayout.producerFlagsOffset(0)), "and the flag is cleared again");
     }
 
     @Test
@@ -245,11 +270,13 @@ class RingWriterTest {
 
         w.write(pattern(33, 0), 0, 33);
         assertTrue(w.setState(STATE_OUTPUT_SHUTDOWN));
-        assertEquals(33, r.getLong(RegionLayout.producerPositionOffset(1)), "published before the state");
+        assertEquals(1, r.getLong(RegionLayout.producerPositionOffset(1)), "published before the state");
+        assertEquals(descriptor(0, 33, false), r.descriptorAt(1, 0));
         assertEquals(STATE_OUTPUT_SHUTDOWN, r.getInt(state));
         assertEquals(STATE_OUTPUT_SHUTDOWN, w.state());
         assertFalse(w.publish(), "already published");
         assertThrows(IllegalStateException.class, () -> w.write(pattern(1, 0), 0, 1));
+        assertThrows(IllegalStateException.class, () -> w.commit(0));
 
         assertTrue(w.setState(STATE_CLOSED));
         assertFalse(w.setState(STATE_OUTPUT_SHUTDOWN), "never lowered");
@@ -260,19 +287,36 @@ class RingWriterTest {
         r.assertUnchangedExcept(r.writerRanges(1));
     }
 
-    /** Moves both positions of an empty ring to {@code position}. */
-    static void advance(RingWriter w, RingReader rd, int position) throws IdtsProtocolException {
-        ByteBuf buf = Unpooled.directBuffer(Math.max(position, 1));
+    @Test
+    void aClaimThatDoesNotFitTheRestOfTheSliceGetsANewSlice() throws Exception {
+        Region r = new Region(CAP, CAP);
+        RingWriter w = r.writer(0);
+        w.write(pattern(10, 0), 0, 10);
+        assertEquals(10, w.index());
+        assertEquals(SLICE - 10, w.contiguousWritableBytes(SLICE - 10), "fits: the rest of the slice");
+        assertEquals(SLICE, w.contiguousWritableBytes(SLICE), "does not fit: slice 0 is left early");
+        assertEquals(SLICE, w.index(), "slice 1");
+        assertEquals(SLICE, w.contiguousWritableBytes(SLICE + 1), "never more than a slice");
+        w.claimMemory().put(w.index(), (byte) 42);
+        w.commit(1);
+        assertThrows(IllegalArgumentException.class, () -> w.commit(SLICE), "past the slice");
+        assertThrows(IllegalArgumentException.class, () -> w.commit(-1));
+        w.publish();
+        assertEquals(descriptor(0, 10, true), r.descriptorAt(0, 0));
+        assertEquals(descriptor(1, 1, false), r.descriptorAt(0, 1));
+        assertEquals(42, r.dataByte(0, SLICE));
+        assertEquals(11, w.position());
+    }
+
+    /** Reads {@code n} bytes (all the ring offers) into a scratch buffer. */
+    static void drain(RingReader rd, int n) throws IdtsProtocolException {
+        ByteBuf dst = Unpooled.directBuffer(Math.max(n, 1));
         try {
-            buf.writerIndex(Math.max(position, 1));
-            assertEquals(position, w.write(buf, 0, position));
-            w.publish();
-            assertEquals(position, rd.readableBytes());
-            assertEquals(position, rd.read(buf.clear(), position));
-            rd.release();
-            assertEquals(w.capacity(), w.prepareToWaitForSpace() ? w.writableBytes() : -1);
+            rd.readableBytes();
+            assertEquals(n, rd.read(dst, n));
+            assertEquals(0, rd.readableBytes());
         } finally {
-            buf.release();
+            dst.release();
         }
     }
 }
