@@ -24,11 +24,23 @@ class RegionLayoutTest {
     void constantsAndOffsetsAreThoseOfTheSpecification() {
         // Literal numbers on purpose: this is the one place that checks the code against docs/protocol.md.
         assertEquals(0x49445453, RegionLayout.MAGIC);
-        assertEquals(1, RegionLayout.VERSION);
+        assertEquals(2, RegionLayout.VERSION);
         assertEquals(4096, MIN_RING_CAPACITY);
         assertEquals(1 << 28, MAX_RING_CAPACITY);
         assertEquals(1 << 20, RegionLayout.DEFAULT_RING_CAPACITY);
-        assertEquals(4096, DATA_OFFSET);
+        assertEquals(20480, DATA_OFFSET);
+        assertEquals(64, RegionLayout.SLICES_PER_RING);
+        assertEquals(1024, RegionLayout.DESCRIPTORS_PER_RING);
+        assertEquals(8, RegionLayout.DESCRIPTOR_SIZE);
+        assertEquals(4, RegionLayout.RETURN_ENTRY_SIZE);
+        assertEquals(4096, RegionLayout.descriptorQueueOffset(0));
+        assertEquals(12288, RegionLayout.descriptorQueueOffset(1));
+        assertEquals(1024, RegionLayout.returnQueueOffset(0));
+        assertEquals(1280, RegionLayout.returnQueueOffset(1));
+        assertEquals(272, RegionLayout.returnPositionOffset(0));
+        assertEquals(528, RegionLayout.returnPositionOffset(1));
+        assertEquals(16384, RegionLayout.sliceSize(1 << 20));
+        assertEquals(64, RegionLayout.sliceSize(MIN_RING_CAPACITY));
         assertEquals(0, RegionLayout.MAGIC_OFFSET);
         assertEquals(4, RegionLayout.VERSION_OFFSET);
         assertEquals(8, RegionLayout.RING_0_CAPACITY_OFFSET);
@@ -53,6 +65,33 @@ class RegionLayoutTest {
     }
 
     @Test
+    void descriptorsAreTheBitsOfTheSpecification() {
+        // Bits 0-31 the length, 32-47 the slice, bit 63 END_OF_SLICE.
+        assertEquals(0x8000_0005_0000_0064L, RegionLayout.descriptor(5, 100, true));
+        assertEquals(0x0000_003f_0000_4000L, RegionLayout.descriptor(63, 16384, false));
+        assertEquals(0x8000_0000_0000_0000L, RegionLayout.descriptor(0, 0, true));
+        long d = RegionLayout.descriptor(63, 16384, true);
+        assertEquals(63, RegionLayout.descriptorSlice(d));
+        assertEquals(16384, RegionLayout.descriptorLength(d));
+        assertTrue(RegionLayout.isEndOfSlice(d));
+        assertEquals(0x7fff_0000_0000_0000L, ~RegionLayout.DESCRIPTOR_KNOWN_BITS, "reserved: bits 48-62");
+        assertEquals(0xffff_ffffL, RegionLayout.descriptorLength(-1L), "the length is unsigned");
+        assertEquals(0xffff, RegionLayout.descriptorSlice(-1L));
+    }
+
+    @Test
+    void queuesAreSeparatePageAlignedAndBeforeTheData() {
+        int controlEnd = RegionLayout.consumerLineOffset(1) + RegionLayout.LINE_SIZE;
+        assertTrue(RegionLayout.returnQueueOffset(0) >= controlEnd);
+        assertEquals(RegionLayout.returnQueueOffset(0) + 64 * 4, RegionLayout.returnQueueOffset(1));
+        assertTrue(RegionLayout.returnQueueOffset(1) + 64 * 4 <= 4096, "both return queues in the control page");
+        assertEquals(0, RegionLayout.returnQueueOffset(0) % RegionLayout.LINE_SIZE);
+        assertEquals(4096 + 1024 * 8, RegionLayout.descriptorQueueOffset(1));
+        assertEquals(RegionLayout.descriptorQueueOffset(1) + 1024 * 8, DATA_OFFSET);
+        assertEquals(0, DATA_OFFSET % 4096);
+    }
+
+    @Test
     void linesAreSeparateAndInsideTheControlArea() {
         int[] lines = {
                 RegionLayout.producerLineOffset(0), RegionLayout.consumerLineOffset(0),
@@ -63,7 +102,7 @@ class RegionLayoutTest {
             assertEquals(0, line % RegionLayout.LINE_SIZE, "line " + line + " is not line aligned");
             previousEnd = line + RegionLayout.LINE_SIZE;
         }
-        assertTrue(previousEnd <= DATA_OFFSET);
+        assertTrue(previousEnd <= RegionLayout.returnQueueOffset(0));
     }
 
     @Test
@@ -117,7 +156,7 @@ class RegionLayoutTest {
 
         ByteBuffer nativeOrder = region.duplicate().order(ByteOrder.nativeOrder());
         assertEquals(0x49445453, nativeOrder.getInt(0));
-        assertEquals(1, nativeOrder.getInt(4));
+        assertEquals(2, nativeOrder.getInt(4));
         assertEquals(CAP0, nativeOrder.getInt(8));
         assertEquals(CAP1, nativeOrder.getInt(12));
         assertEquals(DATA_OFFSET + CAP0 + CAP1, nativeOrder.getLong(16));
@@ -172,8 +211,10 @@ class RegionLayoutTest {
 
     @Test
     void validateRejectsAnotherVersion() {
-        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 2), "version 2", "supported version 1");
-        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 0), "version 0", "supported version 1");
+        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 1), "region version 1",
+                "is not the supported version 2", "same protocol version");
+        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 3), "version 3", "supported version 2");
+        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 0), "version 0", "supported version 2");
         assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, -1), "version 4294967295", "supported");
     }
 
