@@ -71,14 +71,28 @@ public final class RawIdtsPeer implements Closeable {
     private RegionLayout layout;
     private boolean closed;
 
-    // Ring 0, which this side produces.
+    // Ring 0, which this side produces: descriptors written, the acceptor's descriptor and return positions seen, the
+    // slice being filled (-1: none) and how full it is, and which slices are the acceptor's.
     private long produced;
     private long consumerSeen;
+    private long returnsSeen;
+    private int currentSlice = -1;
+    private int currentFill;
+    private final boolean[] sliceGiven = new boolean[RegionLayout.SLICES_PER_RING];
     private int ownState = STATE_OPEN;
-    // Ring 1, which this side consumes.
+    // Ring 1, which this side consumes: descriptors read, the acceptor's descriptor position seen, the slice being
+    // read (-1: none), where in it, how many of its bytes are described, whether it ended, and slices returned.
     private long consumed;
     private long producerSeen;
+    private int runSlice = -1;
+    private int runOffset;
+    private int runEnd;
+    private boolean runEnded;
+    private long returned;
+    private final boolean[] sliceHeld = new boolean[RegionLayout.SLICES_PER_RING];
     private int peerState = STATE_NEW;
+    private int helloVersion = RegionLayout.VERSION;
+    private int regionVersion = RegionLayout.VERSION;
     private boolean peerHungUp;
 
     /** A peer with rings of the smallest capacity (4 KiB), so that a few KiB already fill a ring. */
@@ -88,6 +102,16 @@ public final class RawIdtsPeer implements Closeable {
 
     public RawIdtsPeer(int ringCapacity) {
         this.ringCapacity = RegionLayout.checkCapacity(ringCapacity);
+    }
+
+    /**
+     * Makes this peer an endpoint of another protocol version: its HELLO and its region header say {@code hello} and
+     * {@code region} (this build speaks {@link RegionLayout#VERSION}). Call before {@link #connect}.
+     */
+    public RawIdtsPeer speaking(int hello, int region) {
+        helloVersion = hello;
+        regionVersion = region;
+        return this;
     }
 
     /** The name of the abstract socket an IDTS server listens on for {@code address}. */
@@ -179,15 +203,19 @@ public final class RawIdtsPeer implements Closeable {
             LONG.set(region, offset, 0L);
         }
         INT.set(region, RegionLayout.MAGIC_OFFSET, RegionLayout.MAGIC);
-        INT.set(region, RegionLayout.VERSION_OFFSET, RegionLayout.VERSION);
+        INT.set(region, RegionLayout.VERSION_OFFSET, regionVersion);
         INT.set(region, RegionLayout.RING_0_CAPACITY_OFFSET, ringCapacity);
         INT.set(region, RegionLayout.RING_1_CAPACITY_OFFSET, ringCapacity);
         LONG.set(region, RegionLayout.REGION_SIZE_OFFSET, size);
         INT.set(region, RegionLayout.producerStateOffset(TX), STATE_OPEN);
         INT.set(region, RegionLayout.producerStateOffset(RX), STATE_NEW);
         VarHandle.fullFence();
-        // The acceptor's check of the header, run on ours: a mistake here fails the test, not the handshake.
+        // The acceptor's check of the header, run on ours: a mistake here fails the test, not the handshake. A header
+        // of another version on purpose is written with the version this build speaks for the check, then put back.
+        INT.set(region, RegionLayout.VERSION_OFFSET, RegionLayout.VERSION);
         layout = RegionLayout.validate(region);
+        INT.set(region, RegionLayout.VERSION_OFFSET, regionVersion);
+        VarHandle.fullFence();
     }
 
     /** HELLO: u32 magic, u16 version, u16 name length, the name; native byte order. */
@@ -196,7 +224,7 @@ public final class RawIdtsPeer implements Closeable {
         ByteBuffer hello = ByteBuffer.allocate(HostHandshake.HELLO_NAME_OFFSET + name.length)
                 .order(ByteOrder.nativeOrder());
         hello.putInt(HostHandshake.HELLO_MAGIC_OFFSET, RegionLayout.MAGIC);
-        hello.putShort(HostHandshake.HELLO_VERSION_OFFSET, (short) RegionLayout.VERSION);
+        hello.putShort(HostHandshake.HELLO_VERSION_OFFSET, (short) helloVersion);
         hello.putShort(HostHandshake.HELLO_NAME_LENGTH_OFFSET, (short) name.length);
         hello.put(HostHandshake.HELLO_NAME_OFFSET, name);
         return hello.array();
@@ -208,8 +236,9 @@ public final class RawIdtsPeer implements Closeable {
     }
 
     /**
-     * Copies all of {@code data[off, off + len)} into ring 0, publishing after each copy and sleeping for space
-     * when the ring is full.
+     * Copies all of {@code data[off, off + len)} into ring 0: into the slice being filled, one descriptor per copy
+     * (END_OF_SLICE on the copy that fills the slice), publishing after each copy and sleeping for space when no slice
+     * or no descriptor entry is free.
      *
      * @throws SocketTimeoutException if the acceptor does not free enough space within {@code timeoutMillis}
      * @throws IOException            if the acceptor closed the connection, or after {@link #shutdownOutput()}
@@ -220,33 +249,68 @@ public final class RawIdtsPeer implements Closeable {
             throw new IOException("raw IDTS peer: write after its output was shut down");
         }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        int capacity = layout.capacity(TX);
+        int sliceSize = RegionLayout.sliceSize(layout.capacity(TX));
         int dataOffset = layout.dataOffset(TX);
         while (len > 0) {
             if (readPeerState() == STATE_CLOSED) {
                 throw new IOException("raw IDTS peer: the acceptor closed the connection");
             }
-            int free = capacity - (int) (produced - consumerSeen);
-            if (free == 0) {
+            if (!hasSpace()) {
                 refreshConsumer();
-                free = capacity - (int) (produced - consumerSeen);
+                if (!hasSpace()) {
+                    awaitSpace(deadline);
+                    continue;
+                }
             }
-            if (free == 0) {
-                awaitSpace(deadline);
-                continue;
+            if (currentSlice < 0) {
+                currentSlice = takeFreeSlice();
+                currentFill = 0;
+                sliceGiven[currentSlice] = true;
             }
-            int n = Math.min(len, free);
-            int index = (int) produced & (capacity - 1);
-            int first = Math.min(n, capacity - index);
-            region.put(dataOffset + index, data, off, first);
-            if (first < n) {
-                region.put(dataOffset, data, off + first, n - first);
+            int n = Math.min(len, sliceSize - currentFill);
+            region.put(dataOffset + currentSlice * sliceSize + currentFill, data, off, n);
+            currentFill += n;
+            boolean end = currentFill == sliceSize;
+            putDescriptor(RegionLayout.descriptor(currentSlice, n, end));
+            if (end) {
+                currentSlice = -1;
             }
-            produced += n;
             off += n;
             len -= n;
             publish();
         }
+    }
+
+    /** A free descriptor entry, and a slice with room (the current one, or a free one). */
+    private boolean hasSpace() {
+        if (produced - consumerSeen >= RegionLayout.DESCRIPTORS_PER_RING) {
+            return false;
+        }
+        return currentSlice >= 0 || takeFreeSliceIndex() >= 0;
+    }
+
+    private int takeFreeSliceIndex() {
+        for (int slice = 0; slice < sliceGiven.length; slice++) {
+            if (!sliceGiven[slice]) {
+                return slice;
+            }
+        }
+        return -1;
+    }
+
+    private int takeFreeSlice() {
+        int slice = takeFreeSliceIndex();
+        if (slice < 0) {
+            throw new IllegalStateException("no free slice");
+        }
+        return slice;
+    }
+
+    private void putDescriptor(long descriptor) {
+        int entry = RegionLayout.descriptorQueueOffset(TX)
+                + ((int) produced & RegionLayout.DESCRIPTORS_PER_RING - 1) * RegionLayout.DESCRIPTOR_SIZE;
+        LONG.set(region, entry, descriptor);
+        produced++;
     }
 
     /** Store P (release), full fence, load the consumer's flags; notify if it sleeps. */
@@ -262,6 +326,7 @@ public final class RawIdtsPeer implements Closeable {
         }
     }
 
+    /** Loads the acceptor's descriptor position and its returned slices, each validated. */
     private void refreshConsumer() throws IOException {
         long position = (long) LONG.getAcquire(region, RegionLayout.consumerPositionOffset(TX));
         long advance = position - consumerSeen;
@@ -271,16 +336,28 @@ public final class RawIdtsPeer implements Closeable {
                     + ']');
         }
         consumerSeen = position;
+        long returns = (long) LONG.getAcquire(region, RegionLayout.returnPositionOffset(TX));
+        if (returns - returnsSeen < 0 || returns - returnsSeen > RegionLayout.SLICES_PER_RING) {
+            throw new IOException("raw IDTS peer: acceptor's return position 0x" + Long.toHexString(returns));
+        }
+        for (; returnsSeen != returns; returnsSeen++) {
+            int slice = (int) INT.get(region, RegionLayout.returnQueueOffset(TX)
+                    + ((int) returnsSeen & RegionLayout.SLICES_PER_RING - 1) * RegionLayout.RETURN_ENTRY_SIZE);
+            if (slice < 0 || slice >= RegionLayout.SLICES_PER_RING || !sliceGiven[slice] || slice == currentSlice) {
+                throw new IOException("raw IDTS peer: acceptor returned slice " + slice + ", not one it holds");
+            }
+            sliceGiven[slice] = false;
+        }
     }
 
-    /** The ring is full: WAITING_FOR_SPACE, fence, re-check, then sleep on our eventfd. */
+    /** No room: WAITING_FOR_SPACE, fence, re-check, then sleep on our eventfd. */
     private void awaitSpace(long deadline) throws IOException {
         int flagsOffset = RegionLayout.producerFlagsOffset(TX);
         INT.setRelease(region, flagsOffset, FLAG_WAITING_FOR_SPACE);
         try {
             VarHandle.fullFence();
             refreshConsumer();
-            if (produced - consumerSeen < layout.capacity(TX)) {
+            if (hasSpace()) {
                 return;
             }
             boolean[] ready = awaitReadable(deadline, toConnectorFd, socketFd);
@@ -313,11 +390,12 @@ public final class RawIdtsPeer implements Closeable {
         int consumerFlagsOffset = RegionLayout.consumerFlagsOffset(RX);
         for (;;) {
             int state = readPeerState();
-            long available = refreshProducer();
+            refreshProducer();
+            int available = pullDescriptors();
             if (available > 0) {
-                return copyOut(dst, off, (int) Math.min(len, available));
+                return copyOut(dst, off, Math.min(len, available));
             }
-            if (state >= STATE_OUTPUT_SHUTDOWN) {
+            if (state >= STATE_OUTPUT_SHUTDOWN && consumed == producerSeen) {
                 return -1;
             }
             if (peerHungUp) {
@@ -326,7 +404,7 @@ public final class RawIdtsPeer implements Closeable {
             INT.setRelease(region, consumerFlagsOffset, FLAG_WAITING_FOR_DATA);
             try {
                 VarHandle.fullFence();
-                if (readPeerState() != state || refreshProducer() > 0) {
+                if (readPeerState() != state || refreshProducer() != consumed) {
                     continue;
                 }
                 boolean[] ready = awaitReadable(deadline, toConnectorFd, socketFd);
@@ -341,6 +419,52 @@ public final class RawIdtsPeer implements Closeable {
             } finally {
                 INT.setRelease(region, consumerFlagsOffset, 0);
             }
+        }
+    }
+
+    /**
+     * Reads the published descriptors that continue the slice being read (each once, validated), and returns its
+     * bytes not yet copied out. A slice that ended and was read whole goes back at once.
+     */
+    private int pullDescriptors() throws IOException {
+        int sliceSize = RegionLayout.sliceSize(layout.capacity(RX));
+        while (consumed != producerSeen && (runSlice < 0 || !runEnded)) {
+            long d = (long) LONG.get(region, RegionLayout.descriptorQueueOffset(RX)
+                    + ((int) consumed & RegionLayout.DESCRIPTORS_PER_RING - 1) * RegionLayout.DESCRIPTOR_SIZE);
+            int slice = RegionLayout.descriptorSlice(d);
+            long length = RegionLayout.descriptorLength(d);
+            boolean end = RegionLayout.isEndOfSlice(d);
+            int offset = runSlice < 0 ? 0 : runEnd;
+            if ((d & ~RegionLayout.DESCRIPTOR_KNOWN_BITS) != 0 || slice >= RegionLayout.SLICES_PER_RING
+                    || (runSlice < 0 ? sliceHeld[slice] : slice != runSlice)
+                    || length > sliceSize - offset || length == 0 && !end) {
+                throw new IOException("raw IDTS peer: acceptor's descriptor 0x" + Long.toHexString(d) + " is invalid");
+            }
+            if (runSlice < 0) {
+                runSlice = slice;
+                runOffset = 0;
+                runEnd = 0;
+                runEnded = false;
+                sliceHeld[slice] = true;
+            }
+            runEnd += (int) length;
+            runEnded = end;
+            consumed++;
+            returnFinishedRun();
+        }
+        LONG.setRelease(region, RegionLayout.consumerPositionOffset(RX), consumed);
+        return runSlice < 0 ? 0 : runEnd - runOffset;
+    }
+
+    /** The slice being read ended and was read whole: into the return queue. */
+    private void returnFinishedRun() {
+        if (runSlice >= 0 && runEnded && runOffset == runEnd) {
+            INT.set(region, RegionLayout.returnQueueOffset(RX)
+                    + ((int) returned & RegionLayout.SLICES_PER_RING - 1) * RegionLayout.RETURN_ENTRY_SIZE, runSlice);
+            returned++;
+            LONG.setRelease(region, RegionLayout.returnPositionOffset(RX), returned);
+            sliceHeld[runSlice] = false;
+            runSlice = -1;
         }
     }
 
@@ -360,15 +484,10 @@ public final class RawIdtsPeer implements Closeable {
     }
 
     private int copyOut(byte[] dst, int off, int n) throws IOException {
-        int capacity = layout.capacity(RX);
-        int dataOffset = layout.dataOffset(RX);
-        int index = (int) consumed & (capacity - 1);
-        int first = Math.min(n, capacity - index);
-        region.get(dataOffset + index, dst, off, first);
-        if (first < n) {
-            region.get(dataOffset, dst, off + first, n - first);
-        }
-        consumed += n;
+        int sliceSize = RegionLayout.sliceSize(layout.capacity(RX));
+        region.get(layout.dataOffset(RX) + runSlice * sliceSize + runOffset, dst, off, n);
+        runOffset += n;
+        returnFinishedRun();
         LONG.setRelease(region, RegionLayout.consumerPositionOffset(RX), consumed);
         VarHandle.fullFence();
         int flags = (int) INT.getAcquire(region, RegionLayout.producerFlagsOffset(RX));
@@ -391,17 +510,49 @@ public final class RawIdtsPeer implements Closeable {
         return state;
     }
 
-    /** Loads P of ring 1 (acquire), validates it against C and the capacity; returns the readable bytes. */
+    /** Loads P of ring 1 (acquire), validates it against our descriptor position and the queue; returns it. */
     private long refreshProducer() throws IOException {
         long position = (long) LONG.getAcquire(region, RegionLayout.producerPositionOffset(RX));
-        long readable = position - consumed;
-        if (position - producerSeen < 0 || readable < 0 || readable > layout.capacity(RX)) {
+        long ahead = position - consumed;
+        if (position - producerSeen < 0 || ahead < 0 || ahead > RegionLayout.DESCRIPTORS_PER_RING) {
             throw new IOException("raw IDTS peer: acceptor's producer position 0x" + Long.toHexString(position)
                     + " is invalid (consumer position 0x" + Long.toHexString(consumed) + ", last seen 0x"
                     + Long.toHexString(producerSeen) + ')');
         }
         producerSeen = position;
-        return readable;
+        return position;
+    }
+
+    /** Descriptors this side has published on ring 0 (its producer position). */
+    public long producerPosition() {
+        return produced;
+    }
+
+    /** Hostile: publishes {@code descriptors}, whatever they say, as the next descriptors at once, and notifies. */
+    public void forgeDescriptors(long... descriptors) throws IOException {
+        checkConnected();
+        for (long descriptor : descriptors) {
+            putDescriptor(descriptor);
+        }
+        LONG.setRelease(region, RegionLayout.producerPositionOffset(TX), produced);
+        forged();
+    }
+
+    /** Hostile: returns {@code slice} of ring 1, whatever it is, as the next returned slice, and notifies. */
+    public void forgeReturn(int slice) throws IOException {
+        checkConnected();
+        INT.set(region, RegionLayout.returnQueueOffset(RX)
+                + ((int) returned & RegionLayout.SLICES_PER_RING - 1) * RegionLayout.RETURN_ENTRY_SIZE, slice);
+        returned++;
+        LONG.setRelease(region, RegionLayout.returnPositionOffset(RX), returned);
+        forged();
+    }
+
+    /** Hostile: stores {@code position} as this side's return position on ring 1, whatever it is, and notifies. */
+    public void forgeReturnPosition(long position) throws IOException {
+        checkConnected();
+        LONG.setRelease(region, RegionLayout.returnPositionOffset(RX), position);
+        forged();
     }
 
     /**

@@ -83,7 +83,7 @@ final class HostHandshake {
         int version = Short.toUnsignedInt(hello.getShort(HELLO_VERSION_OFFSET));
         if (version != RegionLayout.VERSION) {
             throw new Rejection(BAD_VERSION, "peer speaks IDTS protocol version " + version + ", this side "
-                    + RegionLayout.VERSION);
+                    + RegionLayout.VERSION + " (run releases of the same protocol version on both ends)");
         }
         int nameLength = Short.toUnsignedInt(hello.getShort(HELLO_NAME_LENGTH_OFFSET));
         if (nameLength != length - HELLO_NAME_OFFSET) {
@@ -105,7 +105,9 @@ final class HostHandshake {
             case BAD_HELLO:
                 return "the server rejected the handshake message (protocol mismatch)";
             case BAD_VERSION:
-                return "the server speaks another IDTS protocol version";
+                return "the server does not speak IDTS protocol version " + RegionLayout.VERSION + " (it runs an IDTS "
+                        + "release of another protocol version, such as 1): run releases of the same protocol version "
+                        + "on both ends";
             case BAD_REGION:
                 return "the server rejected the shared region (header, size or seals)";
             case PERMISSION_DENIED:

@@ -326,6 +326,17 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
 
     @Override
     protected void doWrite(ChannelOutboundBuffer in) throws Exception {
+        try {
+            writeOutbound(in);
+        } catch (IdtsProtocolException e) {
+            // Netty fails the pending writes with it and closes the channel; say why, as a read-side violation does.
+            logger.warn("Closing {}: the peer broke the IDTS ring protocol: {}", this, e.getMessage());
+            pipeline().fireExceptionCaught(e);
+            throw e;
+        }
+    }
+
+    private void writeOutbound(ChannelOutboundBuffer in) throws Exception {
         if (reader.peerState() == RegionLayout.STATE_CLOSED) {
             throw new IOException("the peer of " + this + " closed the channel; nothing more can be written to it");
         }
