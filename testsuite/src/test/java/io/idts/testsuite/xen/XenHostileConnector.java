@@ -25,8 +25,11 @@ final class XenHostileConnector implements AutoCloseable {
     private static final int LIST_PAGES_OFFSET = 132;
     private static final int LIST_REFS_OFFSET = 136;
     private static final int CONNECTOR_ALIVE_OFFSET = 0;
-    /** The smallest region: the header page and two rings of one page each. */
-    private static final int MIN_REGION_PAGES = 3;
+    /**
+     * The smallest region of protocol version 2: the control page, two descriptor queues of two pages each and two
+     * rings of one page each.
+     */
+    private static final int MIN_REGION_PAGES = 7;
     private static final long REPLY_SECONDS = 60;
     private static final AtomicLong SEQUENCE = new AtomicLong();
 
