@@ -7,13 +7,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** What the child JVM mains of the tests share: startup and a clean, leak-checked shutdown. */
-final class ChildMains {
+public final class ChildMains {
 
     private ChildMains() {
     }
 
     /** First thing in a child's main: record Netty's leak reports, as the tests' JVM does. */
-    static LeakRecorder installLeakRecorder() {
+    public static LeakRecorder installLeakRecorder() {
         return LeakRecorder.install();
     }
 
@@ -21,7 +21,7 @@ final class ChildMains {
      * Blocks until the parent closes stdin, then closes {@code channel}, shuts {@code group} down, prints
      * {@code LEAKS <n>} (the leak records go to stderr) and exits: status 0 if nothing leaked, 3 if something did.
      */
-    static void runUntilStdinClosed(LeakRecorder recorder, Channel channel, EventLoopGroup group) {
+    public static void runUntilStdinClosed(LeakRecorder recorder, Channel channel, EventLoopGroup group) {
         ChildJvm.awaitStdinClosed();
         int status = 0;
         try {
