@@ -297,7 +297,12 @@ final class AeronIpc {
                     Thread.onSpinWait();
                 }
             });
-            FragmentHandler counter = (buffer, offset, length, header) -> ServerHandlers.countSunk(length);
+            // Reads every byte, as the Netty sinks do.
+            FragmentHandler counter = (buffer, offset, length, header) -> {
+                ServerHandlers.SINK_CHECKSUM.lazySet(ServerHandlers.fold(ServerHandlers.SINK_CHECKSUM.get(), buffer,
+                        offset, length));
+                ServerHandlers.countSunk(length);
+            };
             while (running) {
                 int work = echo.poll(echoer, 16) + sink.poll(counter, 256);
                 if (work == 0) {
