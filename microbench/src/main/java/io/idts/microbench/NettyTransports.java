@@ -60,6 +60,7 @@ final class NettyTransports {
         switch (t) {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
+            case IDTS_NOTIFY_COPY:
                 return new IdtsEventLoopGroup(1, threads);
             case EPOLL_TCP:
             case EPOLL_UDS:
@@ -83,6 +84,7 @@ final class NettyTransports {
         switch (t) {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
+            case IDTS_NOTIFY_COPY:
                 return IdtsServerChannel.class;
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:
@@ -100,6 +102,7 @@ final class NettyTransports {
         switch (t) {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
+            case IDTS_NOTIFY_COPY:
                 return IdtsChannel.class;
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:
@@ -126,6 +129,10 @@ final class NettyTransports {
             case IDTS_NOTIFY:
                 b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
                 break;
+            case IDTS_NOTIFY_COPY:
+                b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
+                b.childOption(IdtsChannelOption.ZERO_COPY_READS, false);
+                break;
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:
             case NIO_TCP:
@@ -149,6 +156,10 @@ final class NettyTransports {
             case IDTS_NOTIFY:
                 b.option(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
                 break;
+            case IDTS_NOTIFY_COPY:
+                b.option(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
+                b.option(IdtsChannelOption.ZERO_COPY_READS, false);
+                break;
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:
             case NIO_TCP:
@@ -164,6 +175,7 @@ final class NettyTransports {
         switch (t) {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
+            case IDTS_NOTIFY_COPY:
                 return IdtsAddress.of(name);
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:

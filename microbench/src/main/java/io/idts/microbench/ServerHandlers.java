@@ -114,6 +114,20 @@ final class ServerHandlers {
 
     /** Folds every readable byte of {@code buf} into {@code sum}, 8 bytes at a time, without moving its indexes. */
     static long fold(long sum, ByteBuf buf) {
+        if (buf.nioBufferCount() == 1) {
+            // Through the buffer's own NIO view: the same reads, and a leak detector at PARANOID (the quick test's)
+            // records one access per message instead of one per 8 bytes.
+            java.nio.ByteBuffer memory = buf.internalNioBuffer(buf.readerIndex(), buf.readableBytes());
+            int i = memory.position();
+            int end = memory.limit();
+            for (; i + Long.BYTES <= end; i += Long.BYTES) {
+                sum = sum * 31 + memory.getLong(i);
+            }
+            for (; i < end; i++) {
+                sum = sum * 31 + memory.get(i);
+            }
+            return sum;
+        }
         int i = buf.readerIndex();
         int end = buf.writerIndex();
         for (; i + Long.BYTES <= end; i += Long.BYTES) {

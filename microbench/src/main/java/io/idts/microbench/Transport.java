@@ -10,6 +10,8 @@ public enum Transport {
     IDTS_SPIN("idts-spin", "IDTS, spinning"),
     /** IDTS, the event loops never spinning: every wake-up is an eventfd notification. */
     IDTS_NOTIFY("idts-notify", "IDTS, notify only"),
+    /** IDTS notify only, but reads copy into the allocator's buffers (ZERO_COPY_READS false): what zero copy saves. */
+    IDTS_NOTIFY_COPY("idts-notify-copy", "IDTS, notify, copies"),
     /** Netty's epoll TCP over loopback, TCP_NODELAY: the reference of every ratio. */
     EPOLL_TCP("epoll-tcp", "epoll TCP"),
     /** Netty's NIO TCP over loopback, TCP_NODELAY. */
@@ -37,7 +39,7 @@ public enum Transport {
     }
 
     public boolean isIdts() {
-        return this == IDTS_SPIN || this == IDTS_NOTIFY;
+        return this == IDTS_SPIN || this == IDTS_NOTIFY || this == IDTS_NOTIFY_COPY;
     }
 
     /** Transports whose event loops never block while they have channels: they use a core each, even idle. */
