@@ -521,7 +521,7 @@ class RingWriterTest {
     void randomWritesClaimsAndReturnsDescribeTheStreamExactly() throws Exception {
         int sliceRefusals = 0;
         int queueRefusals = 0;
-        for (long seed = 1; seed <= 4; seed++) {
+        for (long seed = 1; seed <= 3; seed++) {
             SplittableRandom random = new SplittableRandom(seed);
             Region r = new Region(CAP, CAP);
             RingWriter w = r.writer(0);
@@ -529,12 +529,14 @@ class RingWriterTest {
             // Half the runs release the descriptor position seldom (slices still come back): the queue fills.
             int releaseOdds = seed % 2 == 0 ? 8 : 1500;
             long written = 0;
-            long total = 300L * CAP;
+            long total = 80L * CAP;
             int earlyEnds = 0;
+            boolean starved = false;
             while (written < total) {
-                if (random.nextInt(releaseOdds) == 0) {
+                if (random.nextInt(starved ? 4 : releaseOdds) == 0) {
                     c.poll();
                     c.release();
+                    starved = false;
                 }
                 int op = random.nextInt(10);
                 if (op < 4) {
@@ -550,6 +552,7 @@ class RingWriterTest {
                             assertTrue(c.published() - c.releasedPosition() >= DESCRIPTORS_PER_RING - 1,
                                     "refused bytes with a slice and descriptor entries free; seed " + seed);
                             queueRefusals++;
+                            starved = true;
                         }
                     }
                 } else if (op < 6) {
