@@ -671,6 +671,16 @@ class RingWriterTest {
             return Long.bitCount(held);
         }
 
+        /** Slices named by a descriptor and not returned since, one bit each. */
+        long heldMask() {
+            return held;
+        }
+
+        /** The slice being described (no END_OF_SLICE yet), or -1. */
+        int runSlice() {
+            return run;
+        }
+
         List<Integer> finishedSlices() {
             return finished;
         }
