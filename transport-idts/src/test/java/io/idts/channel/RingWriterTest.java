@@ -589,6 +589,14 @@ class RingWriterTest {
                     if (c.heldSlices() < SLICES_PER_RING
                             && c.published() - c.releasedPosition() <= DESCRIPTORS_PER_RING - 2) {
                         assertTrue(w.writableBytes() > 0, "no room with room free; seed " + seed);
+                        // And a claim of up to a slice fits: in the rest of the slice, or in the next one.
+                        int wanted = 1 + random.nextInt(SLICE);
+                        int before = w.index();
+                        assertTrue(w.contiguousWritableBytes(wanted) >= wanted,
+                                "a claim of " + wanted + " refused with a slice free; seed " + seed);
+                        if (before % SLICE != 0 && w.index() / SLICE != before / SLICE) {
+                            c.expectEarlyEnd(before / SLICE, before % SLICE);
+                        }
                     }
                 }
             }
