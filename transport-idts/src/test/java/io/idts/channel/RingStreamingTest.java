@@ -27,7 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Two threads stream 256 MiB through a 64 KiB ring (and a 4 KiB one) with random write and read sizes, sleeping only
+ * Two threads stream 256 MiB through a 64 KiB ring (and 64 MiB through a 4 KiB one, whose 64-byte slices make it the
+ * slowest per byte and the richest in handshakes) with random write and read sizes, sleeping only
  * through the notification-suppression handshake, as the event loops will: a reader that finds the ring empty
  * prepares to sleep and then waits for a notification, a writer that finds it full likewise, and each side notifies
  * only when the other set its flag. Now and then a side holds back between its last look and its flag so that the
@@ -36,7 +37,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class RingStreamingTest {
 
-    private static final long TOTAL = 256L * 1024 * 1024;
     /** Far longer than any legitimate wait; a wait that lasts this long was a lost wakeup. */
     private static final long WAIT_LIMIT_NANOS = TimeUnit.SECONDS.toNanos(10);
     /** The byte at stream position p is PATTERN[p % PERIOD]: a prime, so no ring offset error can line up with it. */
@@ -73,10 +73,12 @@ class RingStreamingTest {
         }
     }
 
-    @ParameterizedTest(name = "ring {0} of {1} bytes")
-    @CsvSource({"0, 65536", "1, 65536", "0, 4096"}) // the smallest ring: the most handshakes per byte
+    @ParameterizedTest(name = "ring {0} of {1} bytes, {2} MiB")
+    // The smallest ring: the most handshakes per byte (some 15,000 sleeps each way in 64 MiB).
+    @CsvSource({"0, 65536, 256", "1, 65536, 256", "0, 4096, 64"})
     @Timeout(value = 600, unit = TimeUnit.SECONDS)
-    void streams256MiB(int ring, int capacity) throws Exception {
+    void streams(int ring, int capacity, int mebibytes) throws Exception {
+        final long total = (long) mebibytes << 20;
         long seed = System.nanoTime();
         Region r = ring == 0 ? new Region(capacity, MIN_RING_CAPACITY) : new Region(MIN_RING_CAPACITY, capacity);
         RingWriter writer = r.writer(ring);
@@ -100,8 +102,8 @@ class RingStreamingTest {
             SplittableRandom random = new SplittableRandom(seed + 1);
             long position = 0;
             try {
-                while (position < TOTAL && failure.get() == null) {
-                    int length = (int) Math.min(randomSize(random), TOTAL - position);
+                while (position < total && failure.get() == null) {
+                    int length = (int) Math.min(randomSize(random), total - position);
                     int n = writer.write(pattern, (int) (position % PERIOD), length);
                     if (n > 0) {
                         writtenCrc.update(pattern.nioBuffer((int) (position % PERIOD), n));
@@ -123,9 +125,12 @@ class RingStreamingTest {
                         toReader.signal();
                     }
                     if (random.nextInt(8) == 0) {
-                        // Widen the race: let the reader free space after we found the ring full, before we flag.
+                        // Widen the race: let the reader free space (return a slice, or read descriptors) after we
+                        // found the ring full, before we flag.
                         long returned = r.getLong(RegionLayout.returnPositionOffset(ring));
-                        waitBriefly(() -> r.getLong(RegionLayout.returnPositionOffset(ring)) != returned);
+                        long consumed = r.getLong(RegionLayout.consumerPositionOffset(ring));
+                        waitBriefly(() -> r.getLong(RegionLayout.returnPositionOffset(ring)) != returned
+                                || r.getLong(RegionLayout.consumerPositionOffset(ring)) != consumed);
                     }
                     if (!writer.prepareToWaitForSpace()) {
                         toWriter.await();
@@ -205,13 +210,13 @@ class RingStreamingTest {
         String stats = "seed " + seed + "; reader: " + toReader.waits + " sleeps, " + toReader.sent
                 + " notifications received; writer: " + toWriter.waits + " waits for space, " + toWriter.sent
                 + " notifications received";
-        System.out.println("ring " + ring + " of " + capacity + " bytes: " + stats);
+        System.out.println("ring " + ring + " of " + capacity + " bytes, " + mebibytes + " MiB: " + stats);
         assertNull(failure.get(), stats);
         assertEquals(0, toReader.waitsThatTimedOut, "lost wakeups of the reader; " + stats);
         assertEquals(0, toWriter.waitsThatTimedOut, "lost wakeups of the writer; " + stats);
-        assertEquals(TOTAL, read[0], stats);
-        assertEquals(TOTAL, writer.position());
-        assertEquals(TOTAL, reader.position());
+        assertEquals(total, read[0], stats);
+        assertEquals(total, writer.position());
+        assertEquals(total, reader.position());
         assertEquals(writtenCrc.getValue(), readCrc.getValue(), "CRC32 of the stream; " + stats);
         assertTrue(reader.isEndOfStream());
         // Both handshakes were exercised, or this test proved nothing about them.
