@@ -19,8 +19,12 @@ import java.util.Locale;
  *       sink server on it; answers {@code @ready <echo address> <sink address>};</li>
  *   <li>{@code open aeron-ipc <aeron directory>}: joins the benchmark's media driver and starts the echo/sink
  *       thread; answers {@code @ready};</li>
+ *   <li>{@code sink <consume, drop or keep> <write size>}: how the sinks receive the next streams (Netty: their
+ *       next connections; Aeron: from now on, and never {@code keep}), and the size of the writes their senders
+ *       repeat, for the checksums; answers {@code @sink};</li>
  *   <li>{@code close}: closes what {@code open} opened (and its connections); answers {@code @closed};</li>
- *   <li>{@code stat}: answers {@code @stat <bytes the sinks took in> <process CPU nanoseconds> <open connections>};</li>
+ *   <li>{@code stat}: answers {@code @stat <bytes the sinks took in> <process CPU nanoseconds> <open connections>
+ *       <bytes whose checksum matched the bytes sent> <checksums that did not>};</li>
  * </ul>
  * It exits when its standard input closes, so it never outlives the benchmark.
  */
@@ -87,9 +91,13 @@ public final class BenchServer {
             case "close":
                 closeAll();
                 return "@closed";
+            case "sink":
+                ServerHandlers.sink(ServerHandlers.Receiver.byKey(words[1]), Integer.parseInt(words[2]));
+                return "@sink";
             case "stat":
-                return String.format(Locale.ROOT, "@stat %d %d %d", ServerHandlers.SINK_BYTES.get(),
-                        Cpu.processNanos(), ServerHandlers.OPEN_CHANNELS.get());
+                return String.format(Locale.ROOT, "@stat %d %d %d %d %d", ServerHandlers.SINK_BYTES.get(),
+                        Cpu.processNanos(), ServerHandlers.OPEN_CHANNELS.get(), ServerHandlers.CHECKED_BYTES.get(),
+                        ServerHandlers.MISMATCHES.get());
             case "gc":
                 System.gc();
                 return "@gc";

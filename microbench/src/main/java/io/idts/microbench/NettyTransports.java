@@ -60,6 +60,8 @@ final class NettyTransports {
         switch (t) {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
+            case IDTS_COPY:
+            case IDTS_KEEP:
                 return new IdtsEventLoopGroup(1, threads);
             case EPOLL_TCP:
             case EPOLL_UDS:
@@ -83,6 +85,8 @@ final class NettyTransports {
         switch (t) {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
+            case IDTS_COPY:
+            case IDTS_KEEP:
                 return IdtsServerChannel.class;
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:
@@ -100,6 +104,8 @@ final class NettyTransports {
         switch (t) {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
+            case IDTS_COPY:
+            case IDTS_KEEP:
                 return IdtsChannel.class;
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:
@@ -114,7 +120,9 @@ final class NettyTransports {
     }
 
     static void configureServer(ServerBootstrap b, Transport t, long spinNanos, Boolean zeroCopyReads) {
-        if (t.isIdts() && zeroCopyReads != null) {
+        if (t == Transport.IDTS_COPY) {
+            b.childOption(IdtsChannelOption.ZERO_COPY_READS, false);
+        } else if (t.isIdts() && zeroCopyReads != null) {
             b.childOption(IdtsChannelOption.ZERO_COPY_READS, zeroCopyReads);
         }
         b.option(ChannelOption.SO_BACKLOG, BACKLOG);
@@ -124,6 +132,8 @@ final class NettyTransports {
                 b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, spinNanos);
                 break;
             case IDTS_NOTIFY:
+            case IDTS_COPY:
+            case IDTS_KEEP:
                 b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
                 break;
             case EPOLL_TCP:
@@ -137,7 +147,9 @@ final class NettyTransports {
     }
 
     static void configureClient(Bootstrap b, Transport t, long spinNanos, Boolean zeroCopyReads) {
-        if (t.isIdts() && zeroCopyReads != null) {
+        if (t == Transport.IDTS_COPY) {
+            b.option(IdtsChannelOption.ZERO_COPY_READS, false);
+        } else if (t.isIdts() && zeroCopyReads != null) {
             b.option(IdtsChannelOption.ZERO_COPY_READS, zeroCopyReads);
         }
         b.option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK);
@@ -147,6 +159,8 @@ final class NettyTransports {
                 b.option(IdtsChannelOption.SPIN_TIME_NANOS, spinNanos);
                 break;
             case IDTS_NOTIFY:
+            case IDTS_COPY:
+            case IDTS_KEEP:
                 b.option(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
                 break;
             case EPOLL_TCP:
@@ -164,6 +178,8 @@ final class NettyTransports {
         switch (t) {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
+            case IDTS_COPY:
+            case IDTS_KEEP:
                 return IdtsAddress.of(name);
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:

@@ -22,12 +22,18 @@ final class ServerProcess implements AutoCloseable {
         final long sinkBytes;
         final long cpuNanos;
         final int openChannels;
+        /** Bytes whose checksum the server's receivers compared with the bytes sent, and found equal. */
+        final long checkedBytes;
+        /** Checksums that did not match. */
+        final long mismatches;
         final long atNanos;
 
-        Stat(long sinkBytes, long cpuNanos, int openChannels, long atNanos) {
+        Stat(long sinkBytes, long cpuNanos, int openChannels, long checkedBytes, long mismatches, long atNanos) {
             this.sinkBytes = sinkBytes;
             this.cpuNanos = cpuNanos;
             this.openChannels = openChannels;
+            this.checkedBytes = checkedBytes;
+            this.mismatches = mismatches;
             this.atNanos = atNanos;
         }
     }
@@ -121,11 +127,12 @@ final class ServerProcess implements AutoCloseable {
         long before = System.nanoTime();
         String[] w = request("stat", 30);
         long after = System.nanoTime();
-        return new Stat(Long.parseLong(w[0]), Long.parseLong(w[1]), Integer.parseInt(w[2]), (before + after) >>> 1);
+        return new Stat(Long.parseLong(w[0]), Long.parseLong(w[1]), Integer.parseInt(w[2]), Long.parseLong(w[3]),
+                Long.parseLong(w[4]), (before + after) >>> 1);
     }
 
     /** Waits until the server has no connection open (the client closed them), at most {@code seconds}. */
-    void awaitNoConnections(int seconds) throws IOException, InterruptedException {
+    Stat awaitNoConnections(int seconds) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         Stat stat;
         while ((stat = stat()).openChannels > 0) {
@@ -135,6 +142,7 @@ final class ServerProcess implements AutoCloseable {
             }
             Thread.sleep(5);
         }
+        return stat;
     }
 
     /** Closes the server's standard input, its cue to exit, and waits for it; kills it if it lingers. */
