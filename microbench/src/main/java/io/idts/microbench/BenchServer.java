@@ -3,7 +3,11 @@ package io.idts.microbench;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -38,6 +42,8 @@ public final class BenchServer {
     private Channel echoServer;
     private Channel sinkServer;
     private final java.util.List<java.net.SocketAddress> boundAddresses = new java.util.ArrayList<>();
+    /** The accepted connections open now, closed by {@link #closeAll} while their event loop still runs. */
+    private final ChannelGroup children = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private AeronIpc.Server aeron;
 
     private BenchServer(PrintStream out) {
@@ -49,6 +55,7 @@ public final class BenchServer {
                 StandardCharsets.UTF_8);
         System.setOut(System.err); // everything else the process prints must not look like an answer
         BenchServer server = new BenchServer(out);
+        NettyTransports.initAllocator();
         answer(out, "@hello " + ProcessHandle.current().pid());
         try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
             String line;
@@ -119,7 +126,13 @@ public final class BenchServer {
     private Channel bind(Transport t, long spinNanos, Boolean zeroCopyReads, String serviceName,
                          ChannelHandler handler) throws Exception {
         ServerBootstrap b = new ServerBootstrap().group(group).channel(NettyTransports.serverChannelClass(t))
-                .childHandler(handler);
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        children.add(ch);
+                        ch.pipeline().addLast(handler);
+                    }
+                });
         NettyTransports.configureServer(b, t, spinNanos, zeroCopyReads);
         Channel server = b.bind(NettyTransports.bindAddress(t, serviceName)).sync().channel();
         boundAddresses.add(server.localAddress());
@@ -142,7 +155,10 @@ public final class BenchServer {
         boundAddresses.clear();
         echoServer = null;
         sinkServer = null;
-        // Closes the accepted connections too.
+        // The connections still open (a stalled stream's): closed on their running loop, so that their handlers
+        // see channelInactive and let go of what they hold; a loop that shuts down with channels open closes them
+        // without (its deregistration task is rejected).
+        children.close().awaitUninterruptibly(10, java.util.concurrent.TimeUnit.SECONDS);
         NettyTransports.shutdown(group);
         group = null;
         transport = null;

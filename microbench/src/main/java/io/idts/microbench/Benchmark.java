@@ -98,6 +98,7 @@ public final class Benchmark {
         try (Progress p = new Progress(out, settings.progress, estimate)) {
             progress = p;
             p.step("starting the server JVM", 1.0);
+            NettyTransports.initAllocator();
             try (ServerProcess s = ServerProcess.start(new PrefixedLog(), settings.serverJvmArgs)) {
                 server = s;
                 if (settings.warmupRound) {
@@ -340,7 +341,7 @@ public final class Benchmark {
                 throw e;
             }
             stalled = true;
-            progress.message(what + ": stalled (" + e.getMessage() + "); reported as such, the run goes on");
+            progress.message("stalled: " + e.getMessage() + "; reported as stalled, the run goes on");
             if (into != null) {
                 into.stalled();
             }

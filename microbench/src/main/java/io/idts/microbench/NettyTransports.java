@@ -7,6 +7,7 @@ import io.idts.channel.IdtsEventLoopGroup;
 import io.idts.channel.IdtsServerChannel;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -52,6 +53,17 @@ final class NettyTransports {
     private static final SelectStrategyFactory BUSY_POLL = () -> (selectNow, hasTasks) -> selectNow.get();
 
     private NettyTransports() {
+    }
+
+    /**
+     * Makes Netty's default allocator (every channel's here) initialise itself now: its first buffer costs the JVM
+     * most of a second (class loading, its JFR event types), which must not fall into the first window of whichever
+     * transport first allocates a receive buffer (with zero-copy IDTS first, that was IDTS with copying reads, which
+     * then received nothing for its first 150 to 300 ms). Both benchmark processes call it at start.
+     */
+    static void initAllocator() {
+        ByteBufAllocator.DEFAULT.directBuffer(64 * 1024).release();
+        ByteBufAllocator.DEFAULT.heapBuffer(1024).release();
     }
 
     /** A group of one event loop thread (daemon, so that a failed run cannot hang the JVM) for {@code t}. */

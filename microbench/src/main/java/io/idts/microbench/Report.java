@@ -15,6 +15,8 @@ final class Report {
     private static final String[] PERCENTILE_NAMES = { "p50", "p90", "p99", "p99.9" };
     private static final int NAME = 22;
     private static final int CELL = 15;
+    /** The bandwidth table's cells: its headings ("64 KiB CPU s/GB") are longer. */
+    private static final int WIDE_CELL = 17;
 
     /** Idle CPU (both processes, percent of one core) below which the idle target counts as "no measurable CPU". */
     static final double IDLE_CPU_PERCENT_LIMIT = 1.0;
@@ -35,6 +37,9 @@ final class Report {
         out.println("CPU: both processes' own accounting (" + Cpu.source() + "), summed; spinning transports "
                 + "pay for their spin.");
         for (int size : Settings.RTT_SIZES) {
+            if (r.transports().stream().noneMatch(t -> r.get(t).hasRtt(size))) {
+                continue;
+            }
             out.println();
             out.println("Round trips of " + Benchmark.size(size) + ", one connection, microseconds");
             List<String> head = new ArrayList<>();
@@ -136,9 +141,17 @@ final class Report {
 
         out.println();
         out.println("Targets (IDTS's goals; shown, never asserted)");
+        int unmeasured = 0;
         for (Target target : targets(r)) {
+            if (target.met == null && !r.settings.rtt) {
+                unmeasured++; // a part left out (e.g. the bandwidth preset): not worth a line each
+                continue;
+            }
             out.println("  " + (target.met == null ? "n/a   " : target.met ? "MET   " : "MISSED") + "  "
                     + target.name + ": " + target.measured);
+        }
+        if (unmeasured > 0) {
+            out.println("  (" + unmeasured + " more need figures this run did not measure)");
         }
         if (r.settings.quick) {
             out.println("  (quick mode: these short windows say nothing about the targets)");
@@ -158,7 +171,7 @@ final class Report {
             head.add(s + " msg/s");
             head.add(s + " CPU s/GB");
         }
-        header(out, "transport", head);
+        header(out, "transport", head, WIDE_CELL);
         boolean stalls = false;
         for (Transport t : r.transports()) {
             if (!anyBandwidth(r.get(t))) {
@@ -187,13 +200,14 @@ final class Report {
                 cells.add(higher(r, t, x -> x.bandwidth(size).messagesPerSecond()));
                 cells.add(lower(r, t, x -> x.bandwidth(size).cpuSecondsPerGigabyte()));
             }
-            row(out, t.label, cells);
+            row(out, t.label, cells, WIDE_CELL);
         }
         out.println("MB/s: received by the server, the median of the rounds. CPU s/GB: seconds of CPU of both processes "
                 + "per 10^9 bytes carried (= ms per MB).");
         if (stalls) {
-            out.println("stalled: no progress for " + r.settings.keepStallSeconds + " s in every round; *: in some "
-                    + "rounds (the figure is the median of the others). The run went on.");
+            out.println("stalled: the stream stopped (no progress for " + r.settings.keepStallSeconds + " s, or nothing "
+                    + "received in a window) in every round; *: in some rounds (the figure is the median of the "
+                    + "others). The run went on.");
         }
         if (r.transports().contains(Transport.IDTS_KEEP)) {
             out.println(Transport.IDTS_KEEP.label + ": IDTS notify only, the receiver keeping every buffer until it "
@@ -231,17 +245,21 @@ final class Report {
     }
 
     private static void header(PrintStream out, String first, List<String> cells) {
-        StringBuilder b = new StringBuilder(pad(first, NAME));
-        for (String c : cells) {
-            b.append(padLeft(c, CELL));
-        }
-        out.println(b);
+        row(out, first, cells, CELL);
+    }
+
+    private static void header(PrintStream out, String first, List<String> cells, int cell) {
+        row(out, first, cells, cell);
     }
 
     private static void row(PrintStream out, String name, List<String> cells) {
+        row(out, name, cells, CELL);
+    }
+
+    private static void row(PrintStream out, String name, List<String> cells, int cell) {
         StringBuilder b = new StringBuilder(pad(name, NAME));
         for (String c : cells) {
-            b.append(padLeft(c, CELL));
+            b.append(padLeft(c, cell));
         }
         out.println(b);
     }
