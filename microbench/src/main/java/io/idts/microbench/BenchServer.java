@@ -28,7 +28,8 @@ import java.util.Locale;
  *       repeat, for the checksums; answers {@code @sink};</li>
  *   <li>{@code close}: closes what {@code open} opened (and its connections); answers {@code @closed};</li>
  *   <li>{@code stat}: answers {@code @stat <bytes the sinks took in> <process CPU nanoseconds> <open connections>
- *       <bytes whose checksum matched the bytes sent> <checksums that did not>};</li>
+ *       <bytes whose checksum matched the bytes sent> <checksums that did not> <bytes IDTS sinks read as views>
+ *       <bytes IDTS sinks read as copies>} (the last two counted when a sink's connection closes);</li>
  * </ul>
  * It exits when its standard input closes, so it never outlives the benchmark.
  */
@@ -102,9 +103,10 @@ public final class BenchServer {
                 ServerHandlers.sink(ServerHandlers.Receiver.byKey(words[1]), Integer.parseInt(words[2]));
                 return "@sink";
             case "stat":
-                return String.format(Locale.ROOT, "@stat %d %d %d %d %d", ServerHandlers.SINK_BYTES.get(),
+                return String.format(Locale.ROOT, "@stat %d %d %d %d %d %d %d", ServerHandlers.SINK_BYTES.get(),
                         Cpu.processNanos(), ServerHandlers.OPEN_CHANNELS.get(), ServerHandlers.CHECKED_BYTES.get(),
-                        ServerHandlers.MISMATCHES.get());
+                        ServerHandlers.MISMATCHES.get(), ServerHandlers.IDTS_VIEW_BYTES.get(),
+                        ServerHandlers.IDTS_COPIED_BYTES.get());
             case "gc":
                 System.gc();
                 return "@gc";

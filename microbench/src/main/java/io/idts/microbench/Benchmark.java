@@ -362,6 +362,7 @@ public final class Benchmark {
         checkReceivers(after, what);
         if (into != null) {
             into.checked(after.checkedBytes - before.checkedBytes);
+            into.idtsReads(after.viewBytes - before.viewBytes, after.copiedBytes - before.copiedBytes);
         }
     }
 

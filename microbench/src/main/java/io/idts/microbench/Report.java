@@ -151,7 +151,8 @@ final class Report {
                     + target.name + ": " + target.measured);
         }
         if (unmeasured > 0) {
-            out.println("  (" + unmeasured + " more need figures this run did not measure)");
+            out.println("  (" + unmeasured + (unmeasured == targets(r).size() ? "" : " more") + " need figures "
+                    + "this run did not measure)");
         }
         if (r.settings.quick) {
             out.println("  (quick mode: these short windows say nothing about the targets)");
@@ -217,6 +218,26 @@ final class Report {
         if (r.transports().contains(Transport.IDTS_COPY)) {
             out.println(Transport.IDTS_COPY.label + ": IDTS notify only with ZERO_COPY_READS false (copies into "
                     + "pooled buffers).");
+        }
+        StringBuilder reads = new StringBuilder();
+        for (Transport t : r.transports()) {
+            if (!t.isIdts() || !anyBandwidth(r.get(t))) {
+                continue;
+            }
+            List<String> shares = new ArrayList<>();
+            for (int size : Settings.BANDWIDTH_SIZES) {
+                double share = r.get(t).triedBandwidth(size) ? r.get(t).bandwidth(size).viewShare() : Double.NaN;
+                if (!Double.isNaN(share)) {
+                    shares.add(String.format(Locale.ROOT, "%s %.0f%%", Benchmark.size(size), share * 100));
+                }
+            }
+            if (!shares.isEmpty()) {
+                reads.append(reads.length() == 0 ? "" : "; ").append(t.label).append(": ")
+                        .append(String.join(", ", shares));
+            }
+        }
+        if (reads.length() > 0) {
+            out.println("IDTS bytes read as zero-copy views (the rest copied): " + reads + ".");
         }
         if (r.receivedBytes > 0 || r.checkedBytes > 0) {
             out.println(String.format(Locale.ROOT, "Receivers: %.2f GB taken in over the run; %.2f GB of it read and "
@@ -319,6 +340,9 @@ final class Report {
     }
 
     static String ratioText(double ratio) {
+        if (ratio < 0.1) {
+            return String.format(Locale.ROOT, "%.2fx", ratio);
+        }
         if (ratio >= 100) {
             return String.format(Locale.ROOT, "%.0fx", ratio);
         }
@@ -599,6 +623,10 @@ final class Report {
         m.put("roundsMbPerSecond", bw.roundMegabytesPerSecond);
         m.put("stalledRounds", bw.stalledRounds);
         m.put("checksumMatchedBytes", bw.checkedBytes);
+        if (bw.viewBytes + bw.copiedBytes > 0) {
+            m.put("idtsZeroCopyReadBytes", bw.viewBytes);
+            m.put("idtsCopiedReadBytes", bw.copiedBytes);
+        }
         if (tcp != null && tcp.bytes > 0 && bw.bytes > 0) {
             Map<String, Object> ratios = new LinkedHashMap<>();
             ratios.put("mbPerSecond", ratio(bw.megabytesPerSecond(), tcp.megabytesPerSecond(), false));

@@ -100,6 +100,9 @@ public final class Results {
         int stalledRounds;
         /** Bytes whose checksum the receiver compared with the bytes sent (and found equal), every round. */
         long checkedBytes;
+        /** IDTS: bytes the receiving channels read as zero-copy views of the ring, and as copies, every round. */
+        long viewBytes;
+        long copiedBytes;
 
         Bandwidth(int writeSize) {
             this.writeSize = writeSize;
@@ -118,6 +121,17 @@ public final class Results {
 
         void checked(long n) {
             checkedBytes += n;
+        }
+
+        void idtsReads(long views, long copies) {
+            viewBytes += views;
+            copiedBytes += copies;
+        }
+
+        /** IDTS: the share of the bytes received that were read as zero-copy views; NaN for other transports. */
+        public double viewShare() {
+            long all = viewBytes + copiedBytes;
+            return all == 0 ? Double.NaN : viewBytes / (double) all;
         }
 
         public int stalledRounds() {

@@ -60,6 +60,9 @@ final class ServerHandlers {
     static final AtomicLong CHECKED_BYTES = new AtomicLong();
     /** Checksums that did not match the bytes sent: a transport that lost or changed bytes (or a bug here). */
     static final AtomicLong MISMATCHES = new AtomicLong();
+    /** Bytes the IDTS sink channels closed so far read as zero-copy views of the ring, and as copies. */
+    static final AtomicLong IDTS_VIEW_BYTES = new AtomicLong();
+    static final AtomicLong IDTS_COPIED_BYTES = new AtomicLong();
     /** Connections open on the server now. */
     static final AtomicInteger OPEN_CHANNELS = new AtomicInteger();
 
@@ -175,6 +178,11 @@ final class ServerHandlers {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            if (ctx.channel() instanceof IdtsChannel) {
+                IdtsChannel ch = (IdtsChannel) ctx.channel();
+                IDTS_VIEW_BYTES.addAndGet(ch.zeroCopyReadBytes());
+                IDTS_COPIED_BYTES.addAndGet(ch.copiedReadBytes());
+            }
             OPEN_CHANNELS.decrementAndGet();
             ctx.fireChannelInactive();
         }

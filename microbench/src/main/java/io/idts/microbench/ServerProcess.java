@@ -26,14 +26,20 @@ final class ServerProcess implements AutoCloseable {
         final long checkedBytes;
         /** Checksums that did not match. */
         final long mismatches;
+        /** Bytes the closed IDTS sink connections read as zero-copy views, and as copies. */
+        final long viewBytes;
+        final long copiedBytes;
         final long atNanos;
 
-        Stat(long sinkBytes, long cpuNanos, int openChannels, long checkedBytes, long mismatches, long atNanos) {
+        Stat(long sinkBytes, long cpuNanos, int openChannels, long checkedBytes, long mismatches, long viewBytes,
+             long copiedBytes, long atNanos) {
             this.sinkBytes = sinkBytes;
             this.cpuNanos = cpuNanos;
             this.openChannels = openChannels;
             this.checkedBytes = checkedBytes;
             this.mismatches = mismatches;
+            this.viewBytes = viewBytes;
+            this.copiedBytes = copiedBytes;
             this.atNanos = atNanos;
         }
     }
@@ -128,7 +134,7 @@ final class ServerProcess implements AutoCloseable {
         String[] w = request("stat", 30);
         long after = System.nanoTime();
         return new Stat(Long.parseLong(w[0]), Long.parseLong(w[1]), Integer.parseInt(w[2]), Long.parseLong(w[3]),
-                Long.parseLong(w[4]), (before + after) >>> 1);
+                Long.parseLong(w[4]), Long.parseLong(w[5]), Long.parseLong(w[6]), (before + after) >>> 1);
     }
 
     /** Waits until the server has no connection open (the client closed them), at most {@code seconds}. */

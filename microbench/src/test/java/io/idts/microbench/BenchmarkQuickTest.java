@@ -54,6 +54,15 @@ class BenchmarkQuickTest {
                 assertEquals(0, pt.bandwidth(size).stalledRounds(), t + " stalled " + size);
                 // The consuming (or keeping) receiver compared what it read with the bytes sent.
                 assertTrue(pt.bandwidth(size).checkedBytes > 0, t + " checked bytes " + size);
+                // How IDTS's receiving side read: copies only with copying reads, views by default.
+                double views = pt.bandwidth(size).viewShare();
+                if (t == Transport.IDTS_COPY) {
+                    assertEquals(0.0, views, t + " views " + size);
+                } else if (t.isIdts()) {
+                    assertTrue(views > 0 && views <= 1, t + " views " + size + ": " + views);
+                } else {
+                    assertTrue(Double.isNaN(views), t + " views " + size);
+                }
             }
             if (!t.isNetty() || t.bandwidthOnly()) {
                 assertTrue(pt.connectionsRtt.isEmpty() && pt.connectionsBandwidth.isEmpty(), t + " connections");
