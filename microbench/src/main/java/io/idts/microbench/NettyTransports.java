@@ -72,7 +72,7 @@ final class NettyTransports {
         switch (t) {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
-            case IDTS_COPY:
+            case IDTS_NOTIFY_COPY:
             case IDTS_KEEP:
                 return new IdtsEventLoopGroup(1, threads);
             case EPOLL_TCP:
@@ -97,7 +97,7 @@ final class NettyTransports {
         switch (t) {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
-            case IDTS_COPY:
+            case IDTS_NOTIFY_COPY:
             case IDTS_KEEP:
                 return IdtsServerChannel.class;
             case EPOLL_TCP:
@@ -116,7 +116,7 @@ final class NettyTransports {
         switch (t) {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
-            case IDTS_COPY:
+            case IDTS_NOTIFY_COPY:
             case IDTS_KEEP:
                 return IdtsChannel.class;
             case EPOLL_TCP:
@@ -132,9 +132,7 @@ final class NettyTransports {
     }
 
     static void configureServer(ServerBootstrap b, Transport t, long spinNanos, Boolean zeroCopyReads) {
-        if (t == Transport.IDTS_COPY) {
-            b.childOption(IdtsChannelOption.ZERO_COPY_READS, false);
-        } else if (t.isIdts() && zeroCopyReads != null) {
+        if (t.isIdts() && zeroCopyReads != null) {
             b.childOption(IdtsChannelOption.ZERO_COPY_READS, zeroCopyReads);
         }
         b.option(ChannelOption.SO_BACKLOG, BACKLOG);
@@ -144,9 +142,12 @@ final class NettyTransports {
                 b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, spinNanos);
                 break;
             case IDTS_NOTIFY:
-            case IDTS_COPY:
             case IDTS_KEEP:
                 b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
+                break;
+            case IDTS_NOTIFY_COPY:
+                b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
+                b.childOption(IdtsChannelOption.ZERO_COPY_READS, false);
                 break;
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:
@@ -159,9 +160,7 @@ final class NettyTransports {
     }
 
     static void configureClient(Bootstrap b, Transport t, long spinNanos, Boolean zeroCopyReads) {
-        if (t == Transport.IDTS_COPY) {
-            b.option(IdtsChannelOption.ZERO_COPY_READS, false);
-        } else if (t.isIdts() && zeroCopyReads != null) {
+        if (t.isIdts() && zeroCopyReads != null) {
             b.option(IdtsChannelOption.ZERO_COPY_READS, zeroCopyReads);
         }
         b.option(ChannelOption.WRITE_BUFFER_WATER_MARK, WATER_MARK);
@@ -171,9 +170,12 @@ final class NettyTransports {
                 b.option(IdtsChannelOption.SPIN_TIME_NANOS, spinNanos);
                 break;
             case IDTS_NOTIFY:
-            case IDTS_COPY:
             case IDTS_KEEP:
                 b.option(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
+                break;
+            case IDTS_NOTIFY_COPY:
+                b.option(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
+                b.option(IdtsChannelOption.ZERO_COPY_READS, false);
                 break;
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:
@@ -190,7 +192,7 @@ final class NettyTransports {
         switch (t) {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
-            case IDTS_COPY:
+            case IDTS_NOTIFY_COPY:
             case IDTS_KEEP:
                 return IdtsAddress.of(name);
             case EPOLL_TCP:

@@ -27,7 +27,7 @@ final class Settings {
      * The {@code bandwidth} preset's transports: IDTS with its defaults, with copying reads and with a keeping
      * receiver, against the kernel's sockets and Aeron.
      */
-    static final List<Transport> BANDWIDTH_TRANSPORTS = List.of(Transport.IDTS_NOTIFY, Transport.IDTS_COPY,
+    static final List<Transport> BANDWIDTH_TRANSPORTS = List.of(Transport.IDTS_NOTIFY, Transport.IDTS_NOTIFY_COPY,
             Transport.IDTS_KEEP, Transport.EPOLL_TCP, Transport.EPOLL_UDS, Transport.AERON_IPC);
 
     boolean quick;

@@ -192,7 +192,7 @@ public final class XenInterDomainClientMain {
             refused("a name that is not a service name", hostile::badName, "invalid service name");
             refused("a control page that gives the region no pages", hostile::emptyRegion, "region of 0 pages");
             refused("a control page whose list-page count does not match", hostile::listCountMismatch,
-                    "list pages for 3 region pages");
+                    "list pages for 7 region pages");
             refused("a shared region without a header", hostile::regionWithoutHeader, "region magic");
         }
     }
