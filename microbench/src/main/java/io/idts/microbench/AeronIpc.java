@@ -7,16 +7,18 @@ import io.aeron.Subscription;
 import io.aeron.driver.MediaDriver;
 import io.aeron.driver.ThreadingMode;
 import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.logbuffer.FrameDescriptor;
+import io.aeron.logbuffer.Header;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -25,7 +27,8 @@ import java.util.concurrent.TimeUnit;
  * in each process one busy-spinning thread that does the messaging, as an event loop does for Netty.
  *
  * <p>Streams: the client publishes pings on {@value #ECHO_STREAM} and one-way traffic on {@value #SINK_STREAM}; the
- * server echoes every ping, whole (reassembled), on {@value #REPLY_STREAM} and counts the bytes of the sink stream.
+ * server echoes every ping, whole (reassembled), on {@value #REPLY_STREAM}, and its fragment handler reads every byte
+ * of the sink stream ({@link Consumer}), or only counts them with the {@code drop} receiver.
  */
 final class AeronIpc {
 
@@ -138,8 +141,7 @@ final class AeronIpc {
     }
 
     private static UnsafeBuffer message(int size) {
-        byte[] bytes = new byte[size];
-        new SplittableRandom(size).nextBytes(bytes);
+        byte[] bytes = StreamChecksum.payload(size);
         UnsafeBuffer buffer = new UnsafeBuffer(ByteBuffer.allocateDirect(size));
         buffer.putBytes(0, bytes);
         return buffer;
@@ -297,16 +299,54 @@ final class AeronIpc {
                     Thread.onSpinWait();
                 }
             });
-            // Reads every byte, as the Netty sinks do.
-            FragmentHandler counter = (buffer, offset, length, header) -> {
-                ServerHandlers.SINK_CHECKSUM.lazySet(ServerHandlers.fold(ServerHandlers.SINK_CHECKSUM.get(), buffer,
-                        offset, length));
-                ServerHandlers.countSunk(length);
-            };
+            FragmentHandler counter = (buffer, offset, length, header) -> ServerHandlers.countSunk(length);
+            Consumer consumer = new Consumer();
             while (running) {
-                int work = echo.poll(echoer, 16) + sink.poll(counter, 256);
+                FragmentHandler receiver = ServerHandlers.receiver() == ServerHandlers.Receiver.DROP ? counter
+                        : consumer;
+                int work = echo.poll(echoer, 16) + sink.poll(receiver, 256);
                 if (work == 0) {
                     Thread.onSpinWait();
+                }
+            }
+        }
+
+        /**
+         * The consuming receiver: reads every byte of every fragment as it comes (Aeron's {@code getLong}, native
+         * order), and at the end of every message compares the checksum of the message with that of the payload of
+         * its size: every message is one write of the sender.
+         */
+        static final class Consumer implements FragmentHandler {
+            private final StreamChecksum checksum = new StreamChecksum(ByteOrder.nativeOrder());
+            private StreamChecksum.Expected expected;
+            /** Whether this handler saw the beginning of the message whose fragments come now. */
+            private boolean begun;
+
+            @Override
+            public void onFragment(DirectBuffer buffer, int offset, int length, Header header) {
+                ServerHandlers.countSunk(length);
+                byte flags = header.flags();
+                if ((flags & FrameDescriptor.BEGIN_FRAG_FLAG) != 0) {
+                    checksum.reset();
+                    begun = true;
+                }
+                checksum.update(buffer, offset, length);
+                if ((flags & FrameDescriptor.END_FRAG_FLAG) != 0 && begun) {
+                    begun = false;
+                    long n = checksum.bytes();
+                    if (n % 8 != 0) {
+                        return; // the benchmark's writes are all multiples of 8 bytes
+                    }
+                    if (expected == null || expected.size != n) {
+                        expected = new StreamChecksum.Expected((int) n, ByteOrder.nativeOrder());
+                    }
+                    long value = checksum.value();
+                    long want = expected.value(n);
+                    if (value == want) {
+                        ServerHandlers.countChecked(n);
+                    } else {
+                        ServerHandlers.mismatch("on Aeron, in a message of " + n + " bytes", n, value, want);
+                    }
                 }
             }
         }

@@ -3,7 +3,11 @@ package io.idts.microbench;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
+import io.netty.util.concurrent.GlobalEventExecutor;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -19,8 +23,13 @@ import java.util.Locale;
  *       sink server on it; answers {@code @ready <echo address> <sink address>};</li>
  *   <li>{@code open aeron-ipc <aeron directory>}: joins the benchmark's media driver and starts the echo/sink
  *       thread; answers {@code @ready};</li>
+ *   <li>{@code sink <consume, drop or keep> <write size>}: how the sinks receive the next streams (Netty: their
+ *       next connections; Aeron: from now on, and never {@code keep}), and the size of the writes their senders
+ *       repeat, for the checksums; answers {@code @sink};</li>
  *   <li>{@code close}: closes what {@code open} opened (and its connections); answers {@code @closed};</li>
- *   <li>{@code stat}: answers {@code @stat <bytes the sinks took in> <process CPU nanoseconds> <open connections>};</li>
+ *   <li>{@code stat}: answers {@code @stat <bytes the sinks took in> <process CPU nanoseconds> <open connections>
+ *       <bytes whose checksum matched the bytes sent> <checksums that did not> <bytes IDTS sinks read as views>
+ *       <bytes IDTS sinks read as copies>} (the last two counted when a sink's connection closes);</li>
  * </ul>
  * It exits when its standard input closes, so it never outlives the benchmark.
  */
@@ -34,6 +43,8 @@ public final class BenchServer {
     private Channel echoServer;
     private Channel sinkServer;
     private final java.util.List<java.net.SocketAddress> boundAddresses = new java.util.ArrayList<>();
+    /** The accepted connections open now, closed by {@link #closeAll} while their event loop still runs. */
+    private final ChannelGroup children = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private AeronIpc.Server aeron;
 
     private BenchServer(PrintStream out) {
@@ -45,6 +56,7 @@ public final class BenchServer {
                 StandardCharsets.UTF_8);
         System.setOut(System.err); // everything else the process prints must not look like an answer
         BenchServer server = new BenchServer(out);
+        NettyTransports.initAllocator();
         answer(out, "@hello " + ProcessHandle.current().pid());
         try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
             String line;
@@ -63,8 +75,6 @@ public final class BenchServer {
         } finally {
             server.closeAll();
         }
-        // Uses the sinks' checksum of every byte they read, so that the reads cannot be optimised away.
-        System.err.println("bench server: sink checksum " + Long.toHexString(ServerHandlers.SINK_CHECKSUM.get()));
         System.exit(0);
     }
 
@@ -89,9 +99,14 @@ public final class BenchServer {
             case "close":
                 closeAll();
                 return "@closed";
+            case "sink":
+                ServerHandlers.sink(ServerHandlers.Receiver.byKey(words[1]), Integer.parseInt(words[2]));
+                return "@sink";
             case "stat":
-                return String.format(Locale.ROOT, "@stat %d %d %d", ServerHandlers.SINK_BYTES.get(),
-                        Cpu.processNanos(), ServerHandlers.OPEN_CHANNELS.get());
+                return String.format(Locale.ROOT, "@stat %d %d %d %d %d %d %d", ServerHandlers.SINK_BYTES.get(),
+                        Cpu.processNanos(), ServerHandlers.OPEN_CHANNELS.get(), ServerHandlers.CHECKED_BYTES.get(),
+                        ServerHandlers.MISMATCHES.get(), ServerHandlers.IDTS_VIEW_BYTES.get(),
+                        ServerHandlers.IDTS_COPIED_BYTES.get());
             case "gc":
                 System.gc();
                 return "@gc";
@@ -113,7 +128,13 @@ public final class BenchServer {
     private Channel bind(Transport t, long spinNanos, Boolean zeroCopyReads, String serviceName,
                          ChannelHandler handler) throws Exception {
         ServerBootstrap b = new ServerBootstrap().group(group).channel(NettyTransports.serverChannelClass(t))
-                .childHandler(handler);
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        children.add(ch);
+                        ch.pipeline().addLast(handler);
+                    }
+                });
         NettyTransports.configureServer(b, t, spinNanos, zeroCopyReads);
         Channel server = b.bind(NettyTransports.bindAddress(t, serviceName)).sync().channel();
         boundAddresses.add(server.localAddress());
@@ -136,7 +157,10 @@ public final class BenchServer {
         boundAddresses.clear();
         echoServer = null;
         sinkServer = null;
-        // Closes the accepted connections too.
+        // The connections still open (a stalled stream's): closed on their running loop, so that their handlers
+        // see channelInactive and let go of what they hold; a loop that shuts down with channels open closes them
+        // without (its deregistration task is rejected).
+        children.close().awaitUninterruptibly(10, java.util.concurrent.TimeUnit.SECONDS);
         NettyTransports.shutdown(group);
         group = null;
         transport = null;

@@ -26,9 +26,10 @@ import java.util.concurrent.TimeoutException;
  * thread per process, through full Netty pipelines for every Netty transport.
  *
  * <p>Per round, for every transport in turn (the order rotates from round to round so that machine noise hits all
- * alike): round-trip times of 64 B, 1 KiB and 16 KiB ping-pongs; one-way bandwidth in 64 KiB and 1 KiB writes; then
- * 1, 10, 100 and 1000 concurrent connections (aggregate round trips and bandwidth), and the CPU that the most
- * connections use while idle. CPU is each process's own accounting ({@code getProcessCpuTime}), both summed.
+ * alike): round-trip times of 64 B, 1 KiB and 16 KiB ping-pongs; one-way bandwidth in 64 KiB and 1 KiB writes into
+ * a receiver that reads every byte before it releases the buffer (or, for {@link Transport#IDTS_KEEP}, keeps
+ * buffers first); then 1, 10, 100 and 1000 concurrent connections (aggregate round trips and bandwidth), and the CPU
+ * that the most connections use while idle. CPU is each process's own accounting ({@link Cpu}), both summed.
  *
  * <p>Prints a table with each figure's ratio to epoll TCP, and writes {@code bench-<time>.json} (every figure) and
  * {@code bench-<time>.svg} (a chart of round-trip percentiles and bandwidth). {@link Settings#usage()} lists the
@@ -36,14 +37,19 @@ import java.util.concurrent.TimeoutException;
  */
 public final class Benchmark {
 
-    /** A window in which the traffic makes no progress at all for this long fails the run. */
-    private static final long STALL_SECONDS = 30;
+    /**
+     * A window in which the traffic makes no progress at all for this long fails the run (the keeping receiver's
+     * parts: {@link Settings#keepStallSeconds}, and it is reported as stalled instead).
+     */
+    static final long STALL_SECONDS = 30;
 
     private final Settings settings;
     private final PrintStream out;
     private final Results results;
     private ServerProcess server;
     private Progress progress;
+    /** Checksum mismatches the server's receivers had reported so far: any new one fails the run. */
+    private long mismatches;
 
     private Benchmark(Settings settings, PrintStream out) {
         this.settings = settings;
@@ -92,6 +98,7 @@ public final class Benchmark {
         try (Progress p = new Progress(out, settings.progress, estimate)) {
             progress = p;
             p.step("starting the server JVM", 1.0);
+            NettyTransports.initAllocator();
             try (ServerProcess s = ServerProcess.start(new PrefixedLog(), settings.serverJvmArgs)) {
                 server = s;
                 if (settings.warmupRound) {
@@ -111,6 +118,10 @@ public final class Benchmark {
                     measureIdle(results.baseline);
                 }
                 p.step("stopping the server JVM", 0.5);
+                ServerProcess.Stat end = server.stat();
+                checkReceivers(end, "the run");
+                results.receivedBytes = end.sinkBytes;
+                results.checkedBytes = end.checkedBytes;
             }
         }
         results.seconds = (System.nanoTime() - start) / 1e9;
@@ -179,9 +190,9 @@ public final class Benchmark {
         for (int round = settings.warmupRound ? 0 : 1; round <= settings.rounds; round++) {
             for (Transport t : settings.transports) {
                 total += 0.3 + (t == Transport.AERON_IPC ? 0.5 : 0);
-                total += ((settings.rtt ? Settings.RTT_SIZES.length : 0)
+                total += ((settings.rtt && !t.bandwidthOnly() ? Settings.RTT_SIZES.length : 0)
                         + (settings.bandwidth ? Settings.BANDWIDTH_SIZES.length : 0)) * rttSeconds(round == 0);
-                if (round > 0 && t.isNetty() && settings.manyConnections) {
+                if (round > 0 && t.isNetty() && !t.bandwidthOnly() && settings.manyConnections) {
                     for (int n : settings.connections) {
                         total += connectionsSeconds(t, n);
                     }
@@ -204,8 +215,9 @@ public final class Benchmark {
         long warm = record ? settings.warmMillis : 150;
         long window = record ? settings.windowMillis : 250;
         progress.step(roundName + ", " + t.label + ": opening", 0.3 + (t == Transport.AERON_IPC ? 0.5 : 0));
-        try (Side side = open(t)) {
-            for (int size : settings.rtt ? Settings.RTT_SIZES : new int[0]) {
+        Side side = open(t);
+        try {
+            for (int size : settings.rtt && !t.bandwidthOnly() ? Settings.RTT_SIZES : new int[0]) {
                 progress.step(roundName + ", " + t.label + ": round trips of " + size(size), rttSeconds(!record));
                 Results.Rtt rtt = record ? into.rtt(size) : null;
                 measureRtt(side, t.label + " round trips of " + size(size), size, 1, warm, window, rtt, null);
@@ -214,10 +226,18 @@ public final class Benchmark {
                 progress.step(roundName + ", " + t.label + ": bandwidth in " + size(size) + " writes",
                         rttSeconds(!record));
                 Results.Bandwidth bw = record ? into.bandwidth(size) : null;
-                measureBandwidth(side, t.label + " bandwidth in " + size(size) + " writes", size, 1, warm, window,
-                        bw);
+                try {
+                    measureBandwidth(side, t, t.label + " bandwidth in " + size(size) + " writes", size, 1, warm,
+                            window, bw);
+                } catch (Stalled e) {
+                    // Both ends of the transport start afresh: the stalled connection goes with the old ones.
+                    Side stalled = side;
+                    side = null;
+                    stalled.close();
+                    side = open(t);
+                }
             }
-            if (!record || !t.isNetty() || !settings.manyConnections) {
+            if (!record || !t.isNetty() || t.bandwidthOnly() || !settings.manyConnections) {
                 return;
             }
             for (int n : settings.connections) {
@@ -228,8 +248,12 @@ public final class Benchmark {
                 long windowMillis = connectionsWindowMillis(n);
                 measureRtt(side, t.label + ", " + n + " connections, round trips", Settings.CONNECTIONS_PING_SIZE,
                         n, warmMillis, windowMillis, into.connectionsRtt(n), idle ? into.idle(n) : null);
-                measureBandwidth(side, t.label + ", " + n + " connections, bandwidth",
+                measureBandwidth(side, t, t.label + ", " + n + " connections, bandwidth",
                         Settings.CONNECTIONS_WRITE_SIZE, n, warmMillis, windowMillis, into.connectionsBandwidth(n));
+            }
+        } finally {
+            if (side != null) {
+                side.close();
             }
         }
     }
@@ -238,13 +262,13 @@ public final class Benchmark {
                             Results.Rtt into, Results.Idle idle) throws Exception {
         Load.Pings load = side.pings(size, connections);
         try {
-            awaitFirstProgress(load, what);
-            watch(load, what, warmMillis);
+            awaitFirstProgress(load, what, STALL_SECONDS);
+            watch(load, what, warmMillis, STALL_SECONDS);
             ServerProcess.Stat s0 = server.stat();
             long c0 = Cpu.processNanos();
             long t0 = System.nanoTime();
             load.beginMeasure();
-            watch(load, what, windowMillis);
+            watch(load, what, windowMillis, STALL_SECONDS);
             load.endMeasure();
             long t1 = System.nanoTime();
             long c1 = Cpu.processNanos();
@@ -275,47 +299,106 @@ public final class Benchmark {
         into.add(c1 - c0, s1.cpuNanos - s0.cpuNanos, (s1.atNanos - s0.atNanos) / 1e9);
     }
 
-    private void measureBandwidth(Side side, String what, int size, int connections, long warmMillis,
+    /**
+     * One-way bandwidth: {@code connections} streams of {@code size}-byte writes into the server's sink, received as
+     * {@link Settings#receiver} says (the keeping receiver for {@link Transport#IDTS_KEEP}). A stream of the keeping
+     * receiver that stalls is stopped, counted in {@code into} and reported by {@link Stalled}; any other stall fails
+     * the run.
+     */
+    private void measureBandwidth(Side side, Transport t, String what, int size, int connections, long warmMillis,
                                   long windowMillis, Results.Bandwidth into) throws Exception {
+        ServerHandlers.Receiver receiver = t == Transport.IDTS_KEEP ? ServerHandlers.Receiver.KEEP : settings.receiver;
+        boolean stallReported = receiver == ServerHandlers.Receiver.KEEP;
+        long stallSeconds = stallReported ? settings.keepStallSeconds : STALL_SECONDS;
+        server.request("sink " + receiver.key + " " + size, 60);
+        ServerProcess.Stat before = server.stat();
         Load.Stream load = side.stream(size, connections);
+        boolean stalled = false;
+        ServerProcess.Stat after = null;
         try {
-            awaitFirstProgress(load, what);
-            watch(load, what, warmMillis);
+            awaitFirstProgress(load, what, stallSeconds);
+            watch(load, what, warmMillis, stallSeconds);
             ServerProcess.Stat s0 = server.stat();
             long c0 = Cpu.processNanos();
             load.beginMeasure();
-            watch(load, what, windowMillis);
+            watch(load, what, windowMillis, stallSeconds);
             ServerProcess.Stat s1 = server.stat();
             long c1 = Cpu.processNanos();
             load.endMeasure();
-            load.stop(what);
             long bytes = s1.sinkBytes - s0.sinkBytes;
             if (bytes <= 0) {
+                if (stallReported) {
+                    throw new TimeoutException(what + ": the server received nothing in the window");
+                }
                 throw new IllegalStateException(what + ": the server received nothing in the window");
             }
+            load.stop(what);
             if (into != null) {
                 into.add(bytes, (s1.atNanos - s0.atNanos) / 1e9, (c1 - c0) + (s1.cpuNanos - s0.cpuNanos));
             }
+        } catch (TimeoutException e) {
+            if (!stallReported) {
+                throw e;
+            }
+            stalled = true;
+            progress.message("stalled: " + e.getMessage() + "; reported as stalled, the run goes on");
+            if (into != null) {
+                into.stalled();
+            }
+            try {
+                load.stop(what);
+            } catch (Exception stopping) {
+                progress.message(what + ": " + stopping.getMessage());
+            }
         } finally {
             load.close();
-            side.afterLoad();
+            if (!stalled) {
+                after = side.afterLoad();
+            }
+        }
+        if (stalled) {
+            throw new Stalled();
+        }
+        checkReceivers(after, what);
+        if (into != null) {
+            into.checked(after.checkedBytes - before.checkedBytes);
+            into.idtsReads(after.viewBytes - before.viewBytes, after.copiedBytes - before.copiedBytes);
+        }
+    }
+
+    /** Fails the run if the server's receivers found a checksum that did not match the bytes sent. */
+    private void checkReceivers(ServerProcess.Stat stat, String what) {
+        if (stat.mismatches > mismatches) {
+            long n = stat.mismatches - mismatches;
+            mismatches = stat.mismatches;
+            throw new IllegalStateException(what + ": the receiver read bytes that differ from those sent ("
+                    + n + " checksum mismatch" + (n == 1 ? "" : "es") + "; the server's output above says where)");
+        }
+    }
+
+    /** A part of the keeping receiver stalled: measured as such; the transport's two ends must start afresh. */
+    private static final class Stalled extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        Stalled() {
+            super(null, null, false, false);
         }
     }
 
     /** Waits for the traffic's first round trip or write: a transport's first use loads and links its classes. */
-    private static void awaitFirstProgress(Load load, String what) throws Exception {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(STALL_SECONDS);
+    private static void awaitFirstProgress(Load load, String what, long stallSeconds) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(stallSeconds);
         while (load.progress() == 0) {
             load.check(what);
             if (System.nanoTime() - deadline > 0) {
-                throw new TimeoutException(what + ": nothing came through in " + STALL_SECONDS + " s");
+                throw new TimeoutException(what + ": nothing came through in " + stallSeconds + " s");
             }
             Thread.sleep(1);
         }
     }
 
-    /** Sleeps {@code millis} while the traffic runs, failing early if it fails or stalls. */
-    private static void watch(Load load, String what, long millis) throws Exception {
+    /** Sleeps {@code millis} while the traffic runs, failing early if it fails or stalls for {@code stallSeconds}. */
+    private static void watch(Load load, String what, long millis, long stallSeconds) throws Exception {
         long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
         long lastProgress = load.progress();
         long lastMove = System.nanoTime();
@@ -329,8 +412,8 @@ public final class Benchmark {
             if (p != lastProgress) {
                 lastProgress = p;
                 lastMove = now;
-            } else if (now - lastMove > TimeUnit.SECONDS.toNanos(STALL_SECONDS)) {
-                throw new TimeoutException(what + " stalled: no progress for " + STALL_SECONDS + " s");
+            } else if (now - lastMove > TimeUnit.SECONDS.toNanos(stallSeconds)) {
+                throw new TimeoutException(what + " stalled: no progress for " + stallSeconds + " s");
             }
             Thread.sleep(Math.max(1, Math.min(20, TimeUnit.NANOSECONDS.toMillis(end - now))));
         }
@@ -345,8 +428,11 @@ public final class Benchmark {
 
         Load.Stream stream(int size, int connections) throws Exception;
 
-        /** After a load closed its connections: waits until the server has closed its ends too. */
-        void afterLoad() throws Exception;
+        /**
+         * After a load closed its connections: waits until the server has closed its ends too (their receivers have
+         * then read and compared everything), and returns the server's counters.
+         */
+        ServerProcess.Stat afterLoad() throws Exception;
 
         @Override
         void close() throws Exception;
@@ -374,7 +460,8 @@ public final class Benchmark {
                 }
 
                 @Override
-                public void afterLoad() {
+                public ServerProcess.Stat afterLoad() throws Exception {
+                    return server.stat();
                 }
 
                 @Override
@@ -403,8 +490,8 @@ public final class Benchmark {
             }
 
             @Override
-            public void afterLoad() throws Exception {
-                server.awaitNoConnections(60);
+            public ServerProcess.Stat afterLoad() throws Exception {
+                return server.awaitNoConnections(60);
             }
 
             @Override

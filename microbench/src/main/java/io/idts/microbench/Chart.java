@@ -6,7 +6,7 @@ import java.util.Locale;
 
 /**
  * The run's chart as SVG: round-trip percentiles of the smallest ping per transport (log scale), and one-way
- * bandwidth per transport and write size.
+ * bandwidth per transport and write size; a panel only if the run measured its figures.
  */
 final class Chart {
 
@@ -24,7 +24,22 @@ final class Chart {
 
     static String svg(Results r) {
         List<Transport> ts = r.transports();
-        int height = TOP + 2 * (PANEL + BOTTOM) + 20;
+        int ping = Settings.RTT_SIZES[0];
+        List<Transport> withRtt = new ArrayList<>();
+        List<Transport> withBandwidth = new ArrayList<>();
+        for (Transport t : ts) {
+            if (r.get(t).hasRtt(ping)) {
+                withRtt.add(t);
+            }
+            for (int size : Settings.BANDWIDTH_SIZES) {
+                if (r.get(t).triedBandwidth(size) && !withBandwidth.contains(t)) {
+                    withBandwidth.add(t);
+                }
+            }
+        }
+        boolean rtt = !withRtt.isEmpty() || withBandwidth.isEmpty();
+        boolean bandwidth = !withBandwidth.isEmpty() || withRtt.isEmpty();
+        int height = TOP + ((rtt ? 1 : 0) + (bandwidth ? 1 : 0)) * (PANEL + BOTTOM) + 20;
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                 + "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">%n", WIDTH, height, WIDTH, height));
@@ -32,9 +47,14 @@ final class Chart {
         b.append(text(WIDTH / 2.0, 22, "IDTS benchmark (" + r.settings + ")", "middle", 16, "bold"));
         b.append(text(WIDTH / 2.0, 40, String.valueOf(r.machine.get("summary")), "middle", 11, "normal"));
 
-        int ping = Settings.RTT_SIZES[0];
-        rttPanel(b, r, ts, ping, TOP);
-        bandwidthPanel(b, r, ts, TOP + PANEL + BOTTOM);
+        int top = TOP;
+        if (rtt) {
+            rttPanel(b, r, withRtt.isEmpty() ? ts : withRtt, ping, top);
+            top += PANEL + BOTTOM;
+        }
+        if (bandwidth) {
+            bandwidthPanel(b, r, withBandwidth.isEmpty() ? ts : withBandwidth, top);
+        }
         b.append("</svg>\n");
         return b.toString();
     }
@@ -113,8 +133,8 @@ final class Chart {
         int plotTop = top + 30;
         int plotBottom = top + PANEL;
         double plotWidth = WIDTH - LEFT - RIGHT;
-        b.append(text(LEFT, top + 14, "One-way bandwidth, one connection, MB/s (10^6 bytes) received", "start",
-                13, "bold"));
+        b.append(text(LEFT, top + 14, "One-way bandwidth, one connection, MB/s (10^6 bytes) received; "
+                + Report.receiverText(r.settings.receiver), "start", 13, "bold"));
         double max = 0;
         for (Transport t : ts) {
             for (int size : Settings.BANDWIDTH_SIZES) {
@@ -143,6 +163,9 @@ final class Chart {
             for (int s = 0; s < Settings.BANDWIDTH_SIZES.length; s++) {
                 int size = Settings.BANDWIDTH_SIZES[s];
                 if (!r.get(t).hasBandwidth(size)) {
+                    if (r.get(t).triedBandwidth(size)) {
+                        b.append(text(x0 + s * bar + bar * 0.46, plotBottom - 4, "stalled", "middle", 10, "normal"));
+                    }
                     continue;
                 }
                 double v = r.get(t).bandwidth(size).megabytesPerSecond();

@@ -15,7 +15,6 @@ import java.io.IOException;
 import java.net.SocketAddress;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 
@@ -121,11 +120,12 @@ final class NettyClient implements AutoCloseable {
         NettyTransports.shutdown(group);
     }
 
-    /** A direct buffer of {@code size} random bytes; every message sent is a duplicate of it. */
+    /**
+     * A direct buffer of {@code size} random bytes ({@link StreamChecksum#payload}, which the receivers check against);
+     * every message sent is a duplicate of it.
+     */
     static ByteBuf payload(int size) {
-        byte[] bytes = new byte[size];
-        new SplittableRandom(size).nextBytes(bytes);
-        return Unpooled.directBuffer(size).writeBytes(bytes);
+        return Unpooled.directBuffer(size).writeBytes(StreamChecksum.payload(size));
     }
 
     /** Ping-pongs over Netty connections. */

@@ -7,6 +7,7 @@ import io.idts.channel.IdtsEventLoopGroup;
 import io.idts.channel.IdtsServerChannel;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
@@ -54,6 +55,17 @@ final class NettyTransports {
     private NettyTransports() {
     }
 
+    /**
+     * Makes Netty's default allocator (every channel's here) initialise itself now: its first buffer costs the JVM
+     * most of a second (class loading, its JFR event types), which must not fall into the first window of whichever
+     * transport first allocates a receive buffer (with zero-copy IDTS first, that was IDTS with copying reads, which
+     * then received nothing for its first 150 to 300 ms). Both benchmark processes call it at start.
+     */
+    static void initAllocator() {
+        ByteBufAllocator.DEFAULT.directBuffer(64 * 1024).release();
+        ByteBufAllocator.DEFAULT.heapBuffer(1024).release();
+    }
+
     /** A group of one event loop thread (daemon, so that a failed run cannot hang the JVM) for {@code t}. */
     static EventLoopGroup newGroup(Transport t, String threadName) {
         DefaultThreadFactory threads = new DefaultThreadFactory(threadName, true);
@@ -61,6 +73,7 @@ final class NettyTransports {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
             case IDTS_NOTIFY_COPY:
+            case IDTS_KEEP:
                 return new IdtsEventLoopGroup(1, threads);
             case EPOLL_TCP:
             case EPOLL_UDS:
@@ -85,6 +98,7 @@ final class NettyTransports {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
             case IDTS_NOTIFY_COPY:
+            case IDTS_KEEP:
                 return IdtsServerChannel.class;
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:
@@ -103,6 +117,7 @@ final class NettyTransports {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
             case IDTS_NOTIFY_COPY:
+            case IDTS_KEEP:
                 return IdtsChannel.class;
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:
@@ -127,6 +142,7 @@ final class NettyTransports {
                 b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, spinNanos);
                 break;
             case IDTS_NOTIFY:
+            case IDTS_KEEP:
                 b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
                 break;
             case IDTS_NOTIFY_COPY:
@@ -154,6 +170,7 @@ final class NettyTransports {
                 b.option(IdtsChannelOption.SPIN_TIME_NANOS, spinNanos);
                 break;
             case IDTS_NOTIFY:
+            case IDTS_KEEP:
                 b.option(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
                 break;
             case IDTS_NOTIFY_COPY:
@@ -176,6 +193,7 @@ final class NettyTransports {
             case IDTS_SPIN:
             case IDTS_NOTIFY:
             case IDTS_NOTIFY_COPY:
+            case IDTS_KEEP:
                 return IdtsAddress.of(name);
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:

@@ -15,6 +15,8 @@ final class Report {
     private static final String[] PERCENTILE_NAMES = { "p50", "p90", "p99", "p99.9" };
     private static final int NAME = 22;
     private static final int CELL = 15;
+    /** The bandwidth table's cells: its headings ("64 KiB CPU s/GB") are longer. */
+    private static final int WIDE_CELL = 17;
 
     /** Idle CPU (both processes, percent of one core) below which the idle target counts as "no measurable CPU". */
     static final double IDLE_CPU_PERCENT_LIMIT = 1.0;
@@ -35,6 +37,9 @@ final class Report {
         out.println("CPU: both processes' own accounting (" + Cpu.source() + "), summed; spinning transports "
                 + "pay for their spin.");
         for (int size : Settings.RTT_SIZES) {
+            if (r.transports().stream().noneMatch(t -> r.get(t).hasRtt(size))) {
+                continue;
+            }
             out.println();
             out.println("Round trips of " + Benchmark.size(size) + ", one connection, microseconds");
             List<String> head = new ArrayList<>();
@@ -59,30 +64,8 @@ final class Report {
             }
         }
 
-        out.println();
-        out.println("One-way bandwidth, one connection (MB = 10^6 bytes; every write flushed)");
-        List<String> head = new ArrayList<>();
-        for (int size : Settings.BANDWIDTH_SIZES) {
-            String s = Benchmark.size(size);
-            head.add(s + " MB/s");
-            head.add(s + " msg/s");
-            head.add(s + " CPU us/MB");
-        }
-        header(out, "transport", head);
-        for (Transport t : r.transports()) {
-            List<String> cells = new ArrayList<>();
-            for (int size : Settings.BANDWIDTH_SIZES) {
-                if (!r.get(t).hasBandwidth(size)) {
-                    cells.add("");
-                    cells.add("");
-                    cells.add("");
-                    continue;
-                }
-                cells.add(higher(r, t, x -> x.bandwidth(size).megabytesPerSecond()));
-                cells.add(higher(r, t, x -> x.bandwidth(size).messagesPerSecond()));
-                cells.add(lower(r, t, x -> x.bandwidth(size).cpuMicrosPerMegabyte()));
-            }
-            row(out, t.label, cells);
+        if (r.transports().stream().anyMatch(t -> anyBandwidth(r.get(t)))) {
+            bandwidthTable(out, r);
         }
 
         int[] conns = r.settings.connections;
@@ -158,9 +141,18 @@ final class Report {
 
         out.println();
         out.println("Targets (IDTS's goals; shown, never asserted)");
+        int unmeasured = 0;
         for (Target target : targets(r)) {
+            if (target.met == null && !r.settings.rtt) {
+                unmeasured++; // a part left out (e.g. the bandwidth preset): not worth a line each
+                continue;
+            }
             out.println("  " + (target.met == null ? "n/a   " : target.met ? "MET   " : "MISSED") + "  "
                     + target.name + ": " + target.measured);
+        }
+        if (unmeasured > 0) {
+            out.println("  (" + unmeasured + (unmeasured == targets(r).size() ? "" : " more") + " need figures "
+                    + "this run did not measure)");
         }
         if (r.settings.quick) {
             out.println("  (quick mode: these short windows say nothing about the targets)");
@@ -168,18 +160,127 @@ final class Report {
         out.println("Benchmarks on a shared or small machine are noisy: compare transports within one run.");
     }
 
-    private static void header(PrintStream out, String first, List<String> cells) {
-        StringBuilder b = new StringBuilder(pad(first, NAME));
-        for (String c : cells) {
-            b.append(padLeft(c, CELL));
+    /** One-way bandwidth per transport and write size: MB/s, messages/s, CPU seconds per GB; stalls marked. */
+    private static void bandwidthTable(PrintStream out, Results r) {
+        out.println();
+        out.println("One-way bandwidth, one connection (MB = 10^6 bytes; every write flushed; "
+                + receiverText(r.settings.receiver) + ")");
+        List<String> head = new ArrayList<>();
+        for (int size : Settings.BANDWIDTH_SIZES) {
+            String s = Benchmark.size(size);
+            head.add(s + " MB/s");
+            head.add(s + " msg/s");
+            head.add(s + " CPU s/GB");
         }
-        out.println(b);
+        header(out, "transport", head, WIDE_CELL);
+        boolean stalls = false;
+        for (Transport t : r.transports()) {
+            if (!anyBandwidth(r.get(t))) {
+                continue;
+            }
+            List<String> cells = new ArrayList<>();
+            for (int size : Settings.BANDWIDTH_SIZES) {
+                Results.PerTransport pt = r.get(t);
+                if (!pt.triedBandwidth(size)) {
+                    cells.add("");
+                    cells.add("");
+                    cells.add("");
+                    continue;
+                }
+                Results.Bandwidth bw = pt.bandwidth(size);
+                if (bw.measuredRounds() == 0) {
+                    cells.add("stalled");
+                    cells.add("");
+                    cells.add("");
+                    stalls = true;
+                    continue;
+                }
+                String mark = bw.stalledRounds() > 0 ? "*" : "";
+                stalls |= bw.stalledRounds() > 0;
+                cells.add(higher(r, t, x -> x.bandwidth(size).megabytesPerSecond()) + mark);
+                cells.add(higher(r, t, x -> x.bandwidth(size).messagesPerSecond()));
+                cells.add(lower(r, t, x -> x.bandwidth(size).cpuSecondsPerGigabyte()));
+            }
+            row(out, t.label, cells, WIDE_CELL);
+        }
+        out.println("MB/s: received by the server, the median of the rounds. CPU s/GB: seconds of CPU of both processes "
+                + "per 10^9 bytes carried (= ms per MB).");
+        if (stalls) {
+            out.println("stalled: the stream stopped (no progress for " + r.settings.keepStallSeconds + " s, or nothing "
+                    + "received in a window) in every round; *: in some rounds (the figure is the median of the "
+                    + "others). The run went on.");
+        }
+        if (r.transports().contains(Transport.IDTS_KEEP)) {
+            out.println(Transport.IDTS_KEEP.label + ": IDTS notify only, the receiver keeping every buffer until it "
+                    + "holds " + ServerHandlers.Receiver.KEEP_RINGS + "x the ring capacity, then reading and "
+                    + "releasing them all.");
+        }
+        if (r.transports().contains(Transport.IDTS_NOTIFY_COPY)) {
+            out.println(Transport.IDTS_NOTIFY_COPY.label + ": IDTS notify only with ZERO_COPY_READS false (copies "
+                    + "into buffers of the channel's allocator).");
+        }
+        StringBuilder reads = new StringBuilder();
+        for (Transport t : r.transports()) {
+            if (!t.isIdts() || !anyBandwidth(r.get(t))) {
+                continue;
+            }
+            List<String> shares = new ArrayList<>();
+            for (int size : Settings.BANDWIDTH_SIZES) {
+                double share = r.get(t).triedBandwidth(size) ? r.get(t).bandwidth(size).viewShare() : Double.NaN;
+                if (!Double.isNaN(share)) {
+                    shares.add(String.format(Locale.ROOT, "%s %.0f%%", Benchmark.size(size), share * 100));
+                }
+            }
+            if (!shares.isEmpty()) {
+                reads.append(reads.length() == 0 ? "" : "; ").append(t.label).append(": ")
+                        .append(String.join(", ", shares));
+            }
+        }
+        if (reads.length() > 0) {
+            out.println("IDTS bytes read as zero-copy views (the rest copied): " + reads + ".");
+        }
+        if (r.receivedBytes > 0 || r.checkedBytes > 0) {
+            out.println(String.format(Locale.ROOT, "Receivers: %.2f GB taken in over the run; %.2f GB of it read and "
+                    + "its checksum compared with the bytes sent: all matched.", r.receivedBytes / 1e9,
+                    r.checkedBytes / 1e9));
+        }
+    }
+
+    static String receiverText(ServerHandlers.Receiver receiver) {
+        switch (receiver) {
+            case DROP:
+                return "the receiver releases each buffer unread";
+            case CONSUME:
+            default:
+                return "the receiver reads every byte, 8 at a time, before it releases each buffer";
+        }
+    }
+
+    private static boolean anyBandwidth(Results.PerTransport pt) {
+        for (int size : Settings.BANDWIDTH_SIZES) {
+            if (pt.triedBandwidth(size)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static void header(PrintStream out, String first, List<String> cells) {
+        row(out, first, cells, CELL);
+    }
+
+    private static void header(PrintStream out, String first, List<String> cells, int cell) {
+        row(out, first, cells, cell);
     }
 
     private static void row(PrintStream out, String name, List<String> cells) {
+        row(out, name, cells, CELL);
+    }
+
+    private static void row(PrintStream out, String name, List<String> cells, int cell) {
         StringBuilder b = new StringBuilder(pad(name, NAME));
         for (String c : cells) {
-            b.append(padLeft(c, CELL));
+            b.append(padLeft(c, cell));
         }
         out.println(b);
     }
@@ -239,6 +340,9 @@ final class Report {
     }
 
     static String ratioText(double ratio) {
+        if (ratio < 0.1) {
+            return String.format(Locale.ROOT, "%.2fx", ratio);
+        }
         if (ratio >= 100) {
             return String.format(Locale.ROOT, "%.0fx", ratio);
         }
@@ -400,7 +504,8 @@ final class Report {
         root.put("units", Map.of(
                 "rtt", "microseconds; each percentile the median of the rounds' (allRoundsMerged: all together)",
                 "bandwidth", "MB/s (10^6 bytes) received by the server; messages/s",
-                "cpu", "microseconds of CPU, client and server processes summed, per round trip or per MB",
+                "cpu", "microseconds of CPU, client and server processes summed, per round trip or per MB; "
+                        + "cpuSecondsPerGB: seconds per 10^9 bytes",
                 "idle", "percent of one core",
                 "ratioToEpollTcp", "times better than epoll TCP in this run (higher is better)"));
         Map<String, Object> transports = new LinkedHashMap<>();
@@ -409,6 +514,10 @@ final class Report {
             Results.PerTransport pt = r.get(t);
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("label", t.label);
+            if (pt.bandwidth.size() > 0) {
+                m.put("receiver", t == Transport.IDTS_KEEP ? ServerHandlers.Receiver.KEEP.key
+                        : r.settings.receiver.key);
+            }
             Map<String, Object> rtt = new LinkedHashMap<>();
             for (Map.Entry<Integer, Results.Rtt> e : pt.rtt.entrySet()) {
                 Results.Rtt ref = tcp == null ? null : tcp.rtt.get(e.getKey());
@@ -449,6 +558,12 @@ final class Report {
             transports.put(t.key, m);
         }
         root.put("transports", transports);
+        Map<String, Object> receivers = new LinkedHashMap<>();
+        receivers.put("receiver", r.settings.receiver.key);
+        receivers.put("receivedBytes", r.receivedBytes);
+        receivers.put("checksumMatchedBytes", r.checkedBytes);
+        receivers.put("checksumMismatches", 0); // any mismatch fails the run
+        root.put("receivers", receivers);
         if (r.baseline != null) {
             Map<String, Object> i = new LinkedHashMap<>();
             i.put("seconds", r.baseline.seconds);
@@ -516,10 +631,17 @@ final class Report {
         m.put("mbPerSecond", bw.megabytesPerSecond());
         m.put("messagesPerSecond", bw.messagesPerSecond());
         m.put("cpuUsPerMB", bw.cpuMicrosPerMegabyte());
+        m.put("cpuSecondsPerGB", bw.cpuSecondsPerGigabyte());
         m.put("bytes", bw.bytes);
         m.put("seconds", bw.seconds);
         m.put("roundsMbPerSecond", bw.roundMegabytesPerSecond);
-        if (tcp != null && tcp.bytes > 0) {
+        m.put("stalledRounds", bw.stalledRounds);
+        m.put("checksumMatchedBytes", bw.checkedBytes);
+        if (bw.viewBytes + bw.copiedBytes > 0) {
+            m.put("idtsZeroCopyReadBytes", bw.viewBytes);
+            m.put("idtsCopiedReadBytes", bw.copiedBytes);
+        }
+        if (tcp != null && tcp.bytes > 0 && bw.bytes > 0) {
             Map<String, Object> ratios = new LinkedHashMap<>();
             ratios.put("mbPerSecond", ratio(bw.megabytesPerSecond(), tcp.megabytesPerSecond(), false));
             ratios.put("cpuPerMB", ratio(bw.cpuMicrosPerMegabyte(), tcp.cpuMicrosPerMegabyte(), true));

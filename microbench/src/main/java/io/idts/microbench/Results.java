@@ -86,13 +86,23 @@ public final class Results {
         }
     }
 
-    /** One-way bandwidth of one write size (over one or many connections): one rate per round. */
+    /**
+     * One-way bandwidth of one write size (over one or many connections): one rate per round, or a stall (the
+     * keeping receiver's part only: any other stall fails the run).
+     */
     public static final class Bandwidth {
         final int writeSize;
         final List<Double> roundMegabytesPerSecond = new ArrayList<>();
         long bytes;
         double seconds;
         long cpuNanos;
+        /** Rounds in which the stream stalled: no figure. */
+        int stalledRounds;
+        /** Bytes whose checksum the receiver compared with the bytes sent (and found equal), every round. */
+        long checkedBytes;
+        /** IDTS: bytes the receiving channels read as zero-copy views of the ring, and as copies, every round. */
+        long viewBytes;
+        long copiedBytes;
 
         Bandwidth(int writeSize) {
             this.writeSize = writeSize;
@@ -103,6 +113,38 @@ public final class Results {
             seconds += windowSeconds;
             cpuNanos += cpu;
             roundMegabytesPerSecond.add(roundBytes / windowSeconds / 1e6);
+        }
+
+        void stalled() {
+            stalledRounds++;
+        }
+
+        void checked(long n) {
+            checkedBytes += n;
+        }
+
+        void idtsReads(long views, long copies) {
+            viewBytes += views;
+            copiedBytes += copies;
+        }
+
+        /** IDTS: the share of the bytes received that were read as zero-copy views; NaN for other transports. */
+        public double viewShare() {
+            long all = viewBytes + copiedBytes;
+            return all == 0 ? Double.NaN : viewBytes / (double) all;
+        }
+
+        public int stalledRounds() {
+            return stalledRounds;
+        }
+
+        public int measuredRounds() {
+            return roundMegabytesPerSecond.size();
+        }
+
+        /** CPU seconds of both processes per GB (10^9 bytes) carried: the same figure as us per MB, over 1000. */
+        public double cpuSecondsPerGigabyte() {
+            return bytes == 0 ? Double.NaN : cpuNanos / (double) bytes;
         }
 
         /** Decimal megabytes per second received by the server: the median of the rounds. */
@@ -198,6 +240,11 @@ public final class Results {
         public boolean hasBandwidth(int size) {
             return bandwidth.containsKey(size) && !bandwidth.get(size).roundMegabytesPerSecond.isEmpty();
         }
+
+        /** Whether the bandwidth part of this write size was run: measured, or stalled. */
+        public boolean triedBandwidth(int size) {
+            return hasBandwidth(size) || bandwidth.containsKey(size) && bandwidth.get(size).stalledRounds > 0;
+        }
     }
 
     final Settings settings;
@@ -205,6 +252,9 @@ public final class Results {
     final Map<String, Object> machine;
     /** Both processes with no transport open at all: the JVMs' own idle CPU, for comparison. */
     Idle baseline;
+    /** The server's receivers over the whole run: bytes taken in, bytes whose checksum matched the bytes sent. */
+    long receivedBytes;
+    long checkedBytes;
     long startedMillis;
     double seconds;
 

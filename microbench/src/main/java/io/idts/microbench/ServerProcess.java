@@ -22,12 +22,24 @@ final class ServerProcess implements AutoCloseable {
         final long sinkBytes;
         final long cpuNanos;
         final int openChannels;
+        /** Bytes whose checksum the server's receivers compared with the bytes sent, and found equal. */
+        final long checkedBytes;
+        /** Checksums that did not match. */
+        final long mismatches;
+        /** Bytes the closed IDTS sink connections read as zero-copy views, and as copies. */
+        final long viewBytes;
+        final long copiedBytes;
         final long atNanos;
 
-        Stat(long sinkBytes, long cpuNanos, int openChannels, long atNanos) {
+        Stat(long sinkBytes, long cpuNanos, int openChannels, long checkedBytes, long mismatches, long viewBytes,
+             long copiedBytes, long atNanos) {
             this.sinkBytes = sinkBytes;
             this.cpuNanos = cpuNanos;
             this.openChannels = openChannels;
+            this.checkedBytes = checkedBytes;
+            this.mismatches = mismatches;
+            this.viewBytes = viewBytes;
+            this.copiedBytes = copiedBytes;
             this.atNanos = atNanos;
         }
     }
@@ -121,11 +133,12 @@ final class ServerProcess implements AutoCloseable {
         long before = System.nanoTime();
         String[] w = request("stat", 30);
         long after = System.nanoTime();
-        return new Stat(Long.parseLong(w[0]), Long.parseLong(w[1]), Integer.parseInt(w[2]), (before + after) >>> 1);
+        return new Stat(Long.parseLong(w[0]), Long.parseLong(w[1]), Integer.parseInt(w[2]), Long.parseLong(w[3]),
+                Long.parseLong(w[4]), Long.parseLong(w[5]), Long.parseLong(w[6]), (before + after) >>> 1);
     }
 
     /** Waits until the server has no connection open (the client closed them), at most {@code seconds}. */
-    void awaitNoConnections(int seconds) throws IOException, InterruptedException {
+    Stat awaitNoConnections(int seconds) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         Stat stat;
         while ((stat = stat()).openChannels > 0) {
@@ -135,6 +148,7 @@ final class ServerProcess implements AutoCloseable {
             }
             Thread.sleep(5);
         }
+        return stat;
     }
 
     /** Closes the server's standard input, its cue to exit, and waits for it; kills it if it lingers. */

@@ -9,7 +9,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 
-/** What one run of the benchmark does: the full mode (minutes) by default, {@code quick} (seconds) for CI. */
+/**
+ * What one run of the benchmark does: the full mode (minutes) by default, {@code quick} (seconds) for CI,
+ * {@code bandwidth} (about a minute) for the one-way bandwidth part alone, on the transports and receivers it compares.
+ */
 final class Settings {
 
     /** Round trips: ping sizes. */
@@ -20,7 +23,16 @@ final class Settings {
     static final int CONNECTIONS_PING_SIZE = 64;
     static final int CONNECTIONS_WRITE_SIZE = 64 * 1024;
 
+    /**
+     * The {@code bandwidth} preset's transports: IDTS with its defaults, with copying reads and with a keeping
+     * receiver, against the kernel's sockets and Aeron.
+     */
+    static final List<Transport> BANDWIDTH_TRANSPORTS = List.of(Transport.IDTS_NOTIFY, Transport.IDTS_NOTIFY_COPY,
+            Transport.IDTS_KEEP, Transport.EPOLL_TCP, Transport.EPOLL_UDS, Transport.AERON_IPC);
+
     boolean quick;
+    /** The {@code bandwidth} preset: the one-way bandwidth part alone, on {@link #BANDWIDTH_TRANSPORTS}. */
+    boolean bandwidthPreset;
     int rounds = 3;
     boolean warmupRound = true;
     /** Traffic runs this long before each measurement window opens (JIT, caches, TCP windows). */
@@ -44,31 +56,43 @@ final class Settings {
     boolean rtt = true;
     boolean bandwidth = true;
     boolean manyConnections = true;
+    /**
+     * How the receiving end of the one-way streams (every transport but {@link Transport#IDTS_KEEP}, which keeps)
+     * handles what it gets: {@code consume}, reading every byte, or {@code drop}, releasing it unread.
+     */
+    ServerHandlers.Receiver receiver = ServerHandlers.Receiver.CONSUME;
+    /**
+     * A part with the keeping receiver that makes no progress for this long is stopped and reported as stalled (the
+     * run goes on); any other stalled part fails the run after {@link Benchmark#STALL_SECONDS}.
+     */
+    long keepStallSeconds = 10;
     /** Extra JVM options of the server process, e.g. for profiling it. */
     List<String> serverJvmArgs = new ArrayList<>();
 
     static String usage() {
-        return "arguments: [quick] [rounds=N] [window=MS] [warm=MS] [conns=1,10,100,1000] [connwarm=MS] [connwindow=MS] [idle=MS] "
-                + "[transports=" + Transport.keys() + "] [spin=NANOS] [zerocopy=true|false] [out=DIR] [warmup=true|false] "
-                + "[progress=auto|bar|lines|none] [parts=rtt,bandwidth,connections] [serverjvm=OPTION]...";
+        return "arguments: [quick] [bandwidth] [rounds=N] [window=MS] [warm=MS] [conns=1,10,100,1000] [connwarm=MS] "
+                + "[connwindow=MS] [idle=MS] [transports=" + Transport.keys() + "] [spin=NANOS] "
+                + "[zerocopy=true|false] [out=DIR] [warmup=true|false] [progress=auto|bar|lines|none] "
+                + "[parts=rtt,bandwidth,connections] [receiver=consume|drop] [stall=SECONDS] [serverjvm=OPTION]...";
     }
 
+    /** Presets ({@code quick}, {@code bandwidth}) first, wherever they stand, then the settings that override them. */
     static Settings parse(String... args) {
         Settings s = new Settings();
+        List<String> rest = new ArrayList<>();
         for (String arg : args) {
             if (arg.startsWith("--")) {
                 arg = arg.substring(2);
             }
-            if (arg.isEmpty()) {
-                continue;
-            }
             if (arg.equals("quick")) {
                 s.quick();
-                continue;
+            } else if (arg.equals("bandwidth")) {
+                s.bandwidthPreset();
+            } else if (!arg.isEmpty() && !arg.equals("full")) {
+                rest.add(arg);
             }
-            if (arg.equals("full")) {
-                continue;
-            }
+        }
+        for (String arg : rest) {
             int eq = arg.indexOf('=');
             if (eq < 0) {
                 throw new IllegalArgumentException("unknown argument '" + arg + "'; " + usage());
@@ -88,6 +112,14 @@ final class Settings {
                 case "warmup": s.warmupRound = Boolean.parseBoolean(value); break;
                 case "progress": s.progress = value; break;
                 case "serverjvm": s.serverJvmArgs.add(value); break;
+                case "stall": s.keepStallSeconds = positive(key, Long.parseLong(value)); break;
+                case "receiver":
+                    s.receiver = ServerHandlers.Receiver.byKey(value);
+                    if (s.receiver == ServerHandlers.Receiver.KEEP) {
+                        throw new IllegalArgumentException("receiver is consume or drop (the keeping receiver is "
+                                + "transport idts-keep): " + value);
+                    }
+                    break;
                 case "parts":
                     List<String> parts = Arrays.asList(value.split(","));
                     for (String part : parts) {
@@ -122,7 +154,23 @@ final class Settings {
         if (!Arrays.asList("auto", "bar", "lines", "none").contains(s.progress)) {
             throw new IllegalArgumentException("progress must be auto, bar, lines or none: " + s.progress);
         }
+        if (!s.bandwidth) {
+            s.transports.removeIf(Transport::bandwidthOnly); // they have nothing else to measure
+        }
+        if (s.transports.isEmpty()) {
+            throw new IllegalArgumentException("no transport has anything to measure in the parts chosen");
+        }
         return s;
+    }
+
+    /** The one-way bandwidth part alone, on the transports and receivers it compares; rounds as the full mode's. */
+    private void bandwidthPreset() {
+        bandwidthPreset = true;
+        rtt = false;
+        manyConnections = false;
+        bandwidth = true;
+        transports = new ArrayList<>(BANDWIDTH_TRANSPORTS);
+        transports.sort(null);
     }
 
     /** Seconds, not minutes: every transport and figure, each measured once and briefly (a smoke test). */
@@ -159,7 +207,7 @@ final class Settings {
     /** For the JSON file. */
     Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
-        m.put("mode", quick ? "quick" : "full");
+        m.put("mode", (quick ? "quick" : "full") + (bandwidthPreset ? " bandwidth" : ""));
         m.put("rounds", rounds);
         m.put("warmupRound", warmupRound);
         m.put("warmMillis", warmMillis);
@@ -176,6 +224,9 @@ final class Settings {
         m.put("connectionsWriteSize", CONNECTIONS_WRITE_SIZE);
         m.put("idtsSpinNanos", spinNanos);
         m.put("idtsZeroCopyReads", zeroCopyReads == null ? "transport default" : zeroCopyReads);
+        m.put("receiver", receiver.key);
+        m.put("keepingReceiverHoldsRingCapacities", ServerHandlers.Receiver.KEEP_RINGS);
+        m.put("keepingReceiverStallSeconds", keepStallSeconds);
         m.put("writeBufferWaterMark", NettyTransports.WATER_MARK.low() + ".." + NettyTransports.WATER_MARK.high());
         List<String> keys = new ArrayList<>();
         for (Transport t : transports) {
@@ -187,7 +238,8 @@ final class Settings {
 
     @Override
     public String toString() {
-        return String.format(Locale.ROOT, "%s mode: %d round%s, windows of %d ms (after %d ms of warm-up)",
-                quick ? "quick" : "full", rounds, rounds == 1 ? "" : "s", windowMillis, warmMillis);
+        return String.format(Locale.ROOT, "%s mode%s: %d round%s, windows of %d ms (after %d ms of warm-up)",
+                quick ? "quick" : "full", bandwidthPreset ? ", bandwidth only" : "", rounds, rounds == 1 ? "" : "s",
+                windowMillis, warmMillis);
     }
 }

@@ -8,10 +8,15 @@ import java.util.Locale;
 public enum Transport {
     /** IDTS, the event loops polling the rings for a while (the spin time) before they block. */
     IDTS_SPIN("idts-spin", "IDTS, spinning"),
-    /** IDTS, the event loops never spinning: every wake-up is an eventfd notification. */
+    /** IDTS, the event loops never spinning: every wake-up is an eventfd notification. The transport's defaults. */
     IDTS_NOTIFY("idts-notify", "IDTS, notify only"),
     /** IDTS notify only, but reads copy into the allocator's buffers (ZERO_COPY_READS false): what zero copy saves. */
     IDTS_NOTIFY_COPY("idts-notify-copy", "IDTS, notify, copies"),
+    /**
+     * IDTS notify only (the transport's defaults), the receiver keeping what it gets until it holds 4 ring capacities
+     * ({@link ServerHandlers.KeepingSink}): one-way bandwidth only.
+     */
+    IDTS_KEEP("idts-keep", "IDTS, keeping receiver"),
     /** Netty's epoll TCP over loopback, TCP_NODELAY: the reference of every ratio. */
     EPOLL_TCP("epoll-tcp", "epoll TCP"),
     /** Netty's NIO TCP over loopback, TCP_NODELAY. */
@@ -39,7 +44,12 @@ public enum Transport {
     }
 
     public boolean isIdts() {
-        return this == IDTS_SPIN || this == IDTS_NOTIFY || this == IDTS_NOTIFY_COPY;
+        return this == IDTS_SPIN || this == IDTS_NOTIFY || this == IDTS_NOTIFY_COPY || this == IDTS_KEEP;
+    }
+
+    /** A variant of IDTS's receiving side, measured in the one-way bandwidth part (one connection) only. */
+    public boolean bandwidthOnly() {
+        return this == IDTS_KEEP;
     }
 
     /** Transports whose event loops never block while they have channels: they use a core each, even idle. */

@@ -41,7 +41,7 @@ class BenchmarkQuickTest {
         assertEquals(Arrays.asList(Transport.values()), results.transports(), printed);
         for (Transport t : Transport.values()) {
             Results.PerTransport pt = results.get(t);
-            for (int size : Settings.RTT_SIZES) {
+            for (int size : t.bandwidthOnly() ? new int[0] : Settings.RTT_SIZES) {
                 assertTrue(pt.hasRtt(size), t + " round trips of " + size);
                 checkRtt(t + " " + size + " B", pt.rtt(size));
             }
@@ -49,8 +49,23 @@ class BenchmarkQuickTest {
                 assertTrue(pt.hasBandwidth(size), t + " bandwidth " + size);
                 assertTrue(pt.bandwidth(size).megabytesPerSecond() > 0, t + " bandwidth " + size);
                 assertTrue(pt.bandwidth(size).cpuMicrosPerMegabyte() > 0, t + " CPU per MB " + size);
+                assertEquals(pt.bandwidth(size).cpuMicrosPerMegabyte() / 1000,
+                        pt.bandwidth(size).cpuSecondsPerGigabyte(), 1e-9, t + " CPU per GB " + size);
+                assertEquals(0, pt.bandwidth(size).stalledRounds(), t + " stalled " + size);
+                // The consuming (or keeping) receiver compared what it read with the bytes sent.
+                assertTrue(pt.bandwidth(size).checkedBytes > 0, t + " checked bytes " + size);
+                // How IDTS's receiving side read: copies only with copying reads, views by default.
+                double views = pt.bandwidth(size).viewShare();
+                if (t == Transport.IDTS_NOTIFY_COPY) {
+                    assertEquals(0.0, views, t + " views " + size);
+                } else if (t.isIdts()) {
+                    assertTrue(views > 0 && views <= 1, t + " views " + size + ": " + views);
+                } else {
+                    assertTrue(Double.isNaN(views), t + " views " + size);
+                }
             }
-            if (!t.isNetty()) {
+            if (!t.isNetty() || t.bandwidthOnly()) {
+                assertTrue(pt.connectionsRtt.isEmpty() && pt.connectionsBandwidth.isEmpty(), t + " connections");
                 continue;
             }
             for (int n : results.settings.connections) {
@@ -61,11 +76,13 @@ class BenchmarkQuickTest {
             assertTrue(pt.idle().percentOfCore() >= 0, t + " idle CPU");
         }
         assertEquals(1000, results.settings.maxConnections());
+        assertTrue(results.checkedBytes > 0 && results.checkedBytes <= results.receivedBytes, printed);
 
         assertTrue(printed.contains("Round trips of 64 B"), printed);
         assertTrue(printed.contains("times better than epoll TCP"), printed);
         assertTrue(printed.contains("Idle: CPU while 1000 connections"), printed);
         assertTrue(printed.contains("Targets"), printed);
+        assertTrue(printed.contains("CPU s/GB") && printed.contains("IDTS, keeping receiver"), printed);
         assertTrue(printed.contains("[100%]") || printed.contains("%] round 1/1"), "progress lines: " + printed);
 
         List<Path> files;
@@ -109,6 +126,19 @@ class BenchmarkQuickTest {
         assertEquals(Arrays.asList(Transport.IDTS_SPIN, Transport.EPOLL_TCP), quick.transports);
         assertEquals(100, quick.maxConnections());
         assertEquals(0, Settings.parse("conns=").connections.length);
+
+        Settings bandwidth = Settings.parse("rounds=5", "bandwidth");
+        assertEquals(5, bandwidth.rounds);
+        assertTrue(bandwidth.bandwidth && !bandwidth.rtt && !bandwidth.manyConnections);
+        assertEquals(Arrays.asList(Transport.IDTS_NOTIFY, Transport.IDTS_NOTIFY_COPY, Transport.IDTS_KEEP,
+                Transport.EPOLL_TCP, Transport.EPOLL_UDS, Transport.AERON_IPC), bandwidth.transports);
+        assertEquals(ServerHandlers.Receiver.CONSUME, bandwidth.receiver);
+        assertEquals(ServerHandlers.Receiver.DROP, Settings.parse("receiver=drop").receiver);
+        assertThrows(IllegalArgumentException.class, () -> Settings.parse("receiver=keep"));
+        // The receiver variants of IDTS have nothing to measure without the bandwidth part.
+        assertEquals(Arrays.asList(Transport.IDTS_NOTIFY, Transport.IDTS_NOTIFY_COPY),
+                Settings.parse("parts=rtt", "transports=idts-notify,idts-notify-copy,idts-keep").transports);
+        assertThrows(IllegalArgumentException.class, () -> Settings.parse("parts=rtt", "transports=idts-keep"));
     }
 
     @Test

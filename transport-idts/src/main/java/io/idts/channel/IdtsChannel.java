@@ -564,6 +564,12 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 inputEnded();
                 work++;
             }
+            if (connection != null && reader.hasUnreleased()) {
+                // Looking for data can finish a slice with no byte left in it (an empty END_OF_SLICE descriptor):
+                // give it back now, or a writer waiting for it would wait for a notification that never comes.
+                publishConsumed();
+                work++;
+            }
             return work;
         } catch (IdtsProtocolException e) {
             protocolViolation(e);

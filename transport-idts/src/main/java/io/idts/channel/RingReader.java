@@ -297,6 +297,14 @@ final class RingReader {
     }
 
     /**
+     * Whether descriptors were read or slices finished with since the last {@link #release()}: the producer has not
+     * been told yet, and may be waiting for them.
+     */
+    boolean hasUnreleased() {
+        return consumed != released || doneSlices.get() != 0;
+    }
+
+    /**
      * Sets WAITING_FOR_DATA, issues a full fence, then reads the producer's state and position again.
      *
      * @return true if there is data to read or the producer's state changed since last read (the flag is cleared

@@ -191,6 +191,27 @@ class RingReaderTest {
     }
 
     @Test
+    void lookingForDataCanFinishASliceThatMustThenBeReleased() throws Exception {
+        // A writer that leaves a full slice and publishes before it writes more: an empty END_OF_SLICE alone.
+        Region r = new Region(CAP, CAP);
+        RingWriter w = r.writer(0);
+        RingReader rd = r.reader(0);
+        w.write(pattern(SLICE, 0), 0, SLICE);
+        w.publish();
+        rd.readableBytes();
+        rd.read(buffer(SLICE), SLICE);
+        rd.release();
+        assertFalse(rd.hasUnreleased());
+        assertEquals(SLICE, w.writableBytes(), "leaves slice 0 for slice 1");
+        w.publish();
+        assertEquals(0, rd.readableBytes(), "nothing to read, but slice 0 is finished");
+        assertTrue(rd.hasUnreleased(), "the channel must release it although it read nothing");
+        rd.release();
+        assertFalse(rd.hasUnreleased());
+        assertEquals(1, r.getLong(RegionLayout.returnPositionOffset(0)));
+    }
+
+    @Test
     void aPinnedSliceGoesBackOnlyAfterItsLastUnpinOnAnyThread() throws Exception {
         Region r = new Region(CAP, CAP);
         RingWriter w = r.writer(0);
