@@ -526,4 +526,29 @@ class RingReaderTest {
         assertEquals(7, rd.skip(7));
         assertTrue(rd.isEndOfStream());
     }
+
+    @Test
+    void hasUnreleasedCoversDescriptorsReadAndSlicesUnpinnedOnAnotherThread() throws Exception {
+        Region r = new Region(CAP, CAP);
+        RingWriter w = r.writer(0);
+        RingReader rd = r.reader(0);
+        assertFalse(rd.hasUnreleased());
+        w.write(pattern(SLICE + 1, 0), 0, SLICE + 1);
+        w.publish();
+        assertEquals(SLICE, rd.readableBytes());
+        assertTrue(rd.hasUnreleased(), "a descriptor read, nothing taken yet");
+        assertEquals(0, viewWholeRun(rd));
+        assertEquals(1, rd.readableBytes());
+        rd.read(buffer(1), 1);
+        rd.release();
+        assertFalse(rd.hasUnreleased());
+        // The view is released on another thread while the writer waits: a slice done, no descriptor read.
+        r.putInt(RegionLayout.producerFlagsOffset(0), FLAG_WAITING_FOR_SPACE);
+        assertTrue(CompletableFuture.supplyAsync(() -> rd.unpin(0)).get());
+        assertTrue(rd.hasUnreleased(), "slice 0 is done");
+        assertTrue(rd.release(), "the waiting writer gets slice 0");
+        assertFalse(rd.hasUnreleased());
+        assertEquals(1, r.getLong(RegionLayout.returnPositionOffset(0)));
+        assertEquals(0, returned(r, 0, 0));
+    }
 }
