@@ -89,6 +89,8 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private Future<?> connectTimeoutFuture;
     private boolean readStarted;
     private boolean readPending;
+    /** In {@link #readRing()}: views released meanwhile give their slices back at its end. */
+    private boolean readingRing;
     private boolean armedForData;
     private boolean waitingForSpace;
     private boolean inputShutdownReadCompleteFired;
@@ -651,6 +653,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         }
         boolean endOfStream = false;
         ByteBuf buf = null;
+        readingRing = true;
         try {
             do {
                 int readable = reader.readableBytes();
@@ -689,6 +692,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 }
             } while (allocHandle.continueReading());
         } finally {
+            readingRing = false;
             if (buf != null) {
                 buf.release();
             }
@@ -725,7 +729,9 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
 
     /** On the event loop, after views were released (on it, or on another thread and handed back). */
     private void viewsReleased() {
-        if (connection == null || reader == null) {
+        // Within the read loop the slices go back together at its end: one notification for a waiting writer
+        // instead of one per view a handler releases as it goes.
+        if (connection == null || reader == null || readingRing) {
             return;
         }
         try {
