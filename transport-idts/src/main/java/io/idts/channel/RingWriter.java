@@ -192,12 +192,18 @@ final class RingWriter {
     /**
      * Takes {@code n} bytes that a claim wrote in place at {@link #index()} as written (not yet published).
      *
-     * @throws IllegalArgumentException if they exceed the free bytes of the current slice
+     * @throws IllegalArgumentException if they exceed the free bytes of the current slice: none when no descriptor
+     *         entry is free to describe them (what {@link #contiguousWritableBytes} said)
      */
     void commit(int n) throws IdtsProtocolException {
         checkFailure();
         checkWritable();
         int room = current == NO_SLICE ? 0 : sliceSize - fill;
+        if (n > 0 && room > 0 && fill == described && freeDescriptors() == 0) {
+            // No entry is reserved for these bytes and none is free: their descriptor would overwrite one the
+            // consumer has not read (and a position more than the queue ahead is a violation in its eyes).
+            room = 0;
+        }
         if (n < 0 || n > room) {
             throw new IllegalArgumentException("commit of " + n + " bytes: only " + room
                     + " contiguous bytes are free");

@@ -91,30 +91,65 @@ final class RingCanaryTest {
         }
 
         /**
-         * The ranges an endpoint that only produces on {@code ring} may write: its producer line, its descriptor
-         * queue and the data.
+         * The fields of {@code ring}'s producer line: its descriptor position, state and flags (the rest of the line is
+         * padding nobody writes).
          */
-        int[] writerRanges(int ring) {
+        static int[] producerFieldRanges(int ring) {
             return new int[] {
-                    RegionLayout.producerLineOffset(ring), RegionLayout.LINE_SIZE,
-                    RegionLayout.descriptorQueueOffset(ring), RegionLayout.DESCRIPTOR_QUEUE_SIZE,
-                    layout.dataOffset(ring), layout.capacity(ring)};
+                    RegionLayout.producerPositionOffset(ring), Long.BYTES,
+                    RegionLayout.producerStateOffset(ring), Integer.BYTES,
+                    RegionLayout.producerFlagsOffset(ring), Integer.BYTES};
         }
 
-        /** The ranges an endpoint that only consumes from {@code ring} may write: its consumer line, its return queue. */
-        int[] readerRanges(int ring) {
+        /**
+         * The fields of {@code ring}'s consumer line: its descriptor position, flags and return position (bytes 12-15
+         * and 24-127 of the line are padding nobody writes).
+         */
+        static int[] consumerFieldRanges(int ring) {
             return new int[] {
-                    RegionLayout.consumerLineOffset(ring), RegionLayout.LINE_SIZE,
-                    RegionLayout.returnQueueOffset(ring), RegionLayout.RETURN_QUEUE_SIZE};
+                    RegionLayout.consumerPositionOffset(ring), Long.BYTES,
+                    RegionLayout.consumerFlagsOffset(ring), Integer.BYTES,
+                    RegionLayout.returnPositionOffset(ring), Long.BYTES};
+        }
+
+        /**
+         * The ranges an endpoint that only produces on {@code ring} may write: the fields of its producer line, its
+         * descriptor queue and the data.
+         */
+        int[] writerRanges(int ring) {
+            return concat(producerFieldRanges(ring), new int[] {
+                    RegionLayout.descriptorQueueOffset(ring), RegionLayout.DESCRIPTOR_QUEUE_SIZE,
+                    layout.dataOffset(ring), layout.capacity(ring)});
+        }
+
+        /**
+         * The ranges an endpoint that only consumes from {@code ring} may write: the fields of its consumer line, its
+         * return queue. (Not the data: a reader never writes the ring's bytes; a handler writing into a view does.)
+         */
+        int[] readerRanges(int ring) {
+            return concat(consumerFieldRanges(ring), new int[] {
+                    RegionLayout.returnQueueOffset(ring), RegionLayout.RETURN_QUEUE_SIZE});
+        }
+
+        /** The ranges a writer may write without touching the data: its producer line's fields and its queue. */
+        static int[] writerControlRanges(int ring) {
+            return concat(producerFieldRanges(ring), new int[] {
+                    RegionLayout.descriptorQueueOffset(ring), RegionLayout.DESCRIPTOR_QUEUE_SIZE});
+        }
+
+        static int[] concat(int[]... ranges) {
+            int[] all = new int[0];
+            for (int[] r : ranges) {
+                int at = all.length;
+                all = Arrays.copyOf(all, at + r.length);
+                System.arraycopy(r, 0, all, at, r.length);
+            }
+            return all;
         }
 
         /** The ranges one endpoint may write when it both produces and consumes {@code ring} (a test's loop-back). */
         int[] endpointRanges(int ring) {
-            int[] writer = writerRanges(ring);
-            int[] reader = readerRanges(ring);
-            int[] both = Arrays.copyOf(writer, writer.length + reader.length);
-            System.arraycopy(reader, 0, both, writer.length, reader.length);
-            return both;
+            return concat(writerRanges(ring), readerRanges(ring));
         }
 
         /** The descriptor at {@code position} of {@code ring}'s queue, as the consumer would read it. */
@@ -171,6 +206,37 @@ final class RingCanaryTest {
         int after = Region.GUARD + (int) r.layout.size();
         r.backing.put(after, (byte) (r.backing.get(after) + 1));
         assertThrows(AssertionError.class, () -> r.assertUnchangedExcept(r.writerRanges(1)));
+    }
+
+    @Test
+    void theRangesAreTheFieldsNotTheWholeLines() {
+        Region r = new Region(RegionLayout.MIN_RING_CAPACITY, RegionLayout.MIN_RING_CAPACITY);
+        for (int ring = 0; ring < 2; ring++) {
+            int ringFinal = ring;
+            // Every field of both lines: allowed to its owner.
+            r.putLong(RegionLayout.producerPositionOffset(ring), 1);
+            r.putInt(RegionLayout.producerStateOffset(ring), 2);
+            r.putInt(RegionLayout.producerFlagsOffset(ring), 1);
+            r.assertUnchangedExcept(r.writerRanges(ring));
+            assertThrows(AssertionError.class, () -> r.assertUnchangedExcept(r.readerRanges(ringFinal)));
+            r.snapshot();
+            r.putLong(RegionLayout.consumerPositionOffset(ring), 1);
+            r.putInt(RegionLayout.consumerFlagsOffset(ring), 1);
+            r.putLong(RegionLayout.returnPositionOffset(ring), 1);
+            r.assertUnchangedExcept(r.readerRanges(ring));
+            assertThrows(AssertionError.class, () -> r.assertUnchangedExcept(r.writerRanges(ringFinal)));
+            r.snapshot();
+            // The padding: nobody's.
+            for (int padding : new int[] {RegionLayout.producerLineOffset(ring) + 16,
+                    RegionLayout.producerLineOffset(ring) + RegionLayout.LINE_SIZE - 1,
+                    RegionLayout.consumerLineOffset(ring) + 12, RegionLayout.consumerLineOffset(ring) + 24,
+                    RegionLayout.consumerLineOffset(ring) + RegionLayout.LINE_SIZE - 1}) {
+                r.region.put(padding, (byte) (r.region.get(padding) + 1));
+                assertThrows(AssertionError.class, () -> r.assertUnchangedExcept(r.endpointRanges(ringFinal)),
+                        "padding at " + padding);
+                r.snapshot();
+            }
+        }
     }
 
     @Test

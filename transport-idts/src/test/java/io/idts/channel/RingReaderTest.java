@@ -7,7 +7,9 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 
@@ -17,6 +19,7 @@ import static io.idts.channel.RegionLayout.MIN_RING_CAPACITY;
 import static io.idts.channel.RegionLayout.SLICES_PER_RING;
 import static io.idts.channel.RegionLayout.STATE_CLOSED;
 import static io.idts.channel.RegionLayout.STATE_OUTPUT_SHUTDOWN;
+import static io.idts.channel.RegionLayout.descriptor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -330,5 +333,222 @@ class RingReaderTest {
         assertEquals(1, rd.read(buffer(1), 1));
         assertTrue(rd.isEndOfStream());
         assertEquals(0, rd.readableBytes());
+    }
+
+    /** The slice index at return number {@code k} of {@code ring}'s return queue. */
+    private static int returned(Region r, int ring, long k) {
+        return r.getInt(RegionLayout.returnQueueOffset(ring)
+                + ((int) k & SLICES_PER_RING - 1) * RegionLayout.RETURN_ENTRY_SIZE);
+    }
+
+    /** Takes the whole rest of the run as a view: pins its slice. */
+    private static int viewWholeRun(RingReader rd) throws IdtsProtocolException {
+        int n = rd.readableBytes();
+        int slice = rd.runSlice();
+        rd.pin(slice);
+        rd.takeForView(n);
+        return slice;
+    }
+
+    @Test
+    void slicesGoBackInTheOrderTheyAreFinishedWith() throws Exception {
+        Region r = new Region(CAP, CAP);
+        RingWriter w = r.writer(0);
+        RingReader rd = r.reader(0);
+        w.write(pattern(4 * SLICE + 1, 0), 0, 4 * SLICE + 1);
+        w.publish();
+        for (int slice = 0; slice < 3; slice++) {
+            assertEquals(slice, viewWholeRun(rd));
+        }
+        assertEquals(SLICE, rd.readableBytes());
+        assertEquals(3, rd.runSlice());
+        assertEquals(SLICE, rd.read(buffer(SLICE), SLICE));
+        assertEquals(3, rd.pinnedSlices());
+        rd.release();
+        // Slice 3 was copied: finished with first, though filled last. 4 is the writer's.
+        assertEquals(1, r.getLong(RegionLayout.returnPositionOffset(0)));
+        assertEquals(3, returned(r, 0, 0));
+        int[] order = {2, 0, 1};
+        for (int i = 0; i < order.length; i++) {
+            assertTrue(rd.unpin(order[i]));
+            assertEquals(1 + i, r.getLong(RegionLayout.returnPositionOffset(0)), "not before release()");
+            rd.release();
+            assertEquals(2 + i, r.getLong(RegionLayout.returnPositionOffset(0)));
+            assertEquals(order[i], returned(r, 0, 1 + i));
+        }
+        assertEquals(0, rd.pinnedSlices());
+        assertFalse(rd.release(), "nothing more to give back");
+        assertEquals(4, r.getLong(RegionLayout.returnPositionOffset(0)));
+        // The writer takes them back: 4 slices free again (and its own current one).
+        assertEquals(CAP - 4 * SLICE - 1 + 4 * SLICE, w.write(pattern(CAP, 0), 0, CAP));
+        r.assertUnchangedExcept(r.endpointRanges(0));
+    }
+
+    @Test
+    void slicesFinishedWithBetweenTwoReleasesAllGoBackAtTheNextOneOnce() throws Exception {
+        Region r = new Region(CAP, CAP);
+        RingWriter w = r.writer(0);
+        RingReader rd = r.reader(0);
+        w.write(pattern(6 * SLICE + 1, 0), 0, 6 * SLICE + 1);
+        w.publish();
+        for (int slice = 0; slice < 6; slice++) {
+            assertEquals(slice, viewWholeRun(rd));
+        }
+        rd.release();
+        assertEquals(0, r.getLong(RegionLayout.returnPositionOffset(0)), "every finished slice is pinned");
+        for (int slice : new int[] {4, 1, 5}) {
+            assertTrue(rd.unpin(slice));
+        }
+        rd.release();
+        assertEquals(3, r.getLong(RegionLayout.returnPositionOffset(0)));
+        // The protocol allows any order; what matters is each slice once.
+        Set<Integer> back = new HashSet<>();
+        for (int k = 0; k < 3; k++) {
+            assertTrue(back.add(returned(r, 0, k)));
+        }
+        assertEquals(Set.of(1, 4, 5), back);
+        assertTrue(rd.unpin(0));
+        assertTrue(rd.unpin(2));
+        assertTrue(rd.unpin(3));
+        rd.release();
+        assertEquals(6, r.getLong(RegionLayout.returnPositionOffset(0)));
+        for (int k = 3; k < 6; k++) {
+            assertTrue(back.add(returned(r, 0, k)));
+        }
+        assertEquals(Set.of(0, 1, 2, 3, 4, 5), back);
+        // The writer accepts every one of them (it would fail on a double or a wrong return).
+        assertEquals(CAP - 6 * SLICE - 1 + 6 * SLICE, w.write(pattern(CAP, 0), 0, CAP));
+    }
+
+    @Test
+    void releaseReportsAWaitingWriterWhenOnlyASliceCameBack() throws Exception {
+        Region r = new Region(CAP, CAP);
+        RingWriter w = r.writer(0);
+        RingReader rd = r.reader(0);
+        w.write(pattern(SLICE + 1, 0), 0, SLICE + 1);
+        w.publish();
+        assertEquals(0, viewWholeRun(rd));
+        assertEquals(1, rd.readableBytes());
+        rd.read(buffer(1), 1);
+        assertFalse(rd.release(), "the writer is not waiting");
+        assertEquals(2, r.getLong(RegionLayout.consumerPositionOffset(0)));
+        assertEquals(0, r.getLong(RegionLayout.returnPositionOffset(0)));
+        r.putInt(RegionLayout.producerFlagsOffset(0), FLAG_WAITING_FOR_SPACE);
+        assertFalse(rd.release(), "nothing new");
+        assertTrue(rd.unpin(0));
+        assertTrue(rd.release(), "slice 0 came back to a waiting writer");
+        assertEquals(1, r.getLong(RegionLayout.returnPositionOffset(0)));
+        assertEquals(2, r.getLong(RegionLayout.consumerPositionOffset(0)), "no descriptor read meanwhile");
+        assertFalse(rd.release(), "and only once");
+    }
+
+    @Test
+    void skipTakesBytesAcrossSlicesAndGivesTheSlicesBack() throws Exception {
+        Region r = new Region(CAP, CAP);
+        RingWriter w = r.writer(0);
+        RingReader rd = r.reader(0);
+        w.write(pattern(3 * SLICE + 5, 0), 0, 3 * SLICE + 5);
+        w.publish();
+        rd.readableBytes();
+        assertEquals(3 * SLICE + 5, rd.skip(10_000));
+        assertEquals(3 * SLICE + 5, rd.position());
+        assertEquals(0, rd.readableBytes());
+        rd.release();
+        assertEquals(3, r.getLong(RegionLayout.returnPositionOffset(0)));
+        for (int k = 0; k < 3; k++) {
+            assertEquals(k, returned(r, 0, k));
+        }
+        r.assertUnchangedExcept(r.endpointRanges(0));
+    }
+
+    /** A producer played by the test: its descriptors, then its position. */
+    private static void publish(Region r, long from, long... descriptors) {
+        for (int i = 0; i < descriptors.length; i++) {
+            r.putDescriptor(0, from + i, descriptors[i]);
+        }
+        r.putLong(RegionLayout.producerPositionOffset(0), from + descriptors.length);
+    }
+
+    @Test
+    void endOfStreamAfterAFinalEmptyEndOfSlice() throws Exception {
+        Region r = new Region(CAP, CAP);
+        RingReader rd = r.reader(0);
+        publish(r, 0, descriptor(0, 10, false));
+        assertEquals(10, rd.readableBytes());
+        assertEquals(10, rd.read(buffer(10), 10));
+        assertFalse(rd.isEndOfStream(), "still OPEN");
+        // The last descriptor only ends the slice; then OUTPUT_SHUTDOWN.
+        publish(r, 1, descriptor(0, 0, true));
+        r.putInt(RegionLayout.producerStateOffset(0), STATE_OUTPUT_SHUTDOWN);
+        assertTrue(rd.isEndOfStream());
+        assertEquals(0, rd.readableBytes());
+        rd.release();
+        assertEquals(2, r.getLong(RegionLayout.consumerPositionOffset(0)));
+        assertEquals(1, r.getLong(RegionLayout.returnPositionOffset(0)), "the final end gave slice 0 back");
+        assertEquals(0, returned(r, 0, 0));
+    }
+
+    @Test
+    void endOfStreamOnlyOnceTheLastSliceOfTheFinalPositionIsTaken() throws Exception {
+        // Final position 3: slice 0 finished, then 5 bytes of slice 1. The end comes after all of them.
+        Region r = new Region(CAP, CAP);
+        RingReader rd = r.reader(0);
+        publish(r, 0, descriptor(0, 20, false), descriptor(0, SLICE - 20, true), descriptor(1, 5, false));
+        r.putInt(RegionLayout.producerStateOffset(0), STATE_CLOSED);
+        assertFalse(rd.isEndOfStream());
+        assertEquals(SLICE, rd.readableBytes(), "the run of slice 0; slice 1 is not read before it is taken");
+        assertEquals(SLICE - 1, rd.skip(SLICE - 1));
+        assertFalse(rd.isEndOfStream(), "a byte of slice 0 left");
+        assertEquals(1, rd.skip(1));
+        assertFalse(rd.isEndOfStream(), "slice 1's 5 bytes left");
+        assertEquals(5, rd.readableBytes());
+        assertEquals(1, rd.runSlice());
+        assertEquals(4, rd.skip(4));
+        assertFalse(rd.isEndOfStream());
+        assertEquals(1, rd.skip(1));
+        assertTrue(rd.isEndOfStream());
+        assertTrue(rd.isEndOfStream(), "and stays so");
+        rd.release();
+        assertEquals(3, r.getLong(RegionLayout.consumerPositionOffset(0)));
+        assertEquals(1, r.getLong(RegionLayout.returnPositionOffset(0)), "slice 1 was never finished");
+    }
+
+    @Test
+    void theStateIsOnlySeenAfterItsFinalPosition() throws Exception {
+        // A producer that raises its state with descriptors published before it: the reader reads the state first
+        // (acquire), then the position, so it sees every descriptor the state covers.
+        Region r = new Region(CAP, CAP);
+        RingReader rd = r.reader(0);
+        publish(r, 0, descriptor(0, 7, false));
+        r.putInt(RegionLayout.producerStateOffset(0), STATE_OUTPUT_SHUTDOWN);
+        assertFalse(rd.isEndOfStream(), "7 bytes the reader had not looked at yet");
+        assertEquals(7, rd.readableBytes());
+        assertEquals(7, rd.skip(7));
+        assertTrue(rd.isEndOfStream());
+    }
+
+    @Test
+    void hasUnreleasedCoversDescriptorsReadAndSlicesUnpinnedOnAnotherThread() throws Exception {
+        Region r = new Region(CAP, CAP);
+        RingWriter w = r.writer(0);
+        RingReader rd = r.reader(0);
+        assertFalse(rd.hasUnreleased());
+        w.write(pattern(SLICE + 1, 0), 0, SLICE + 1);
+        w.publish();
+        assertEquals(SLICE, rd.readableBytes());
+        assertTrue(rd.hasUnreleased(), "a descriptor read, nothing taken yet");
+        assertEquals(0, viewWholeRun(rd));
+        assertEquals(1, rd.readableBytes());
+        rd.read(buffer(1), 1);
+        rd.release();
+        assertFalse(rd.hasUnreleased());
+        // The view is released on another thread while the writer waits: a slice done, no descriptor read.
+        r.putInt(RegionLayout.producerFlagsOffset(0), FLAG_WAITING_FOR_SPACE);
+        assertTrue(CompletableFuture.supplyAsync(() -> rd.unpin(0)).get());
+        assertTrue(rd.hasUnreleased(), "slice 0 is done");
+        assertTrue(rd.release(), "the waiting writer gets slice 0");
+        assertFalse(rd.hasUnreleased());
+        assertEquals(1, r.getLong(RegionLayout.returnPositionOffset(0)));
+        assertEquals(0, returned(r, 0, 0));
     }
 }

@@ -27,16 +27,17 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Two threads stream 256 MiB through a 64 KiB ring (and a 4 KiB one) with random write and read sizes, sleeping only
+ * Two threads stream 256 MiB through a 64 KiB ring (and 64 MiB through a 4 KiB one, whose 64-byte slices make it the
+ * slowest per byte and the richest in handshakes) with random write and read sizes, sleeping only
  * through the notification-suppression handshake, as the event loops will: a reader that finds the ring empty
  * prepares to sleep and then waits for a notification, a writer that finds it full likewise, and each side notifies
- * only when the other set its flag. Now and then a side holds back between its last look and its flag so that the
- * other side's publication lands in that window. A lost wakeup leaves a thread waiting for a notification that never
+ * only when the other set its flag. A sixteenth of the writes are claims (contiguous room in one slice, which may
+ * leave the current slice early; a quarter of them aborted, publishing an empty END_OF_SLICE alone). Now and then a
+ * side holds back between its last look and its flag so that the other side's publication lands in that window. A lost wakeup leaves a thread waiting for a notification that never
  * comes: each wait has a long but finite limit, and the test asserts that no wait ever reached it.
  */
 class RingStreamingTest {
 
-    private static final long TOTAL = 256L * 1024 * 1024;
     /** Far longer than any legitimate wait; a wait that lasts this long was a lost wakeup. */
     private static final long WAIT_LIMIT_NANOS = TimeUnit.SECONDS.toNanos(10);
     /** The byte at stream position p is PATTERN[p % PERIOD]: a prime, so no ring offset error can line up with it. */
@@ -73,10 +74,12 @@ class RingStreamingTest {
         }
     }
 
-    @ParameterizedTest(name = "ring {0} of {1} bytes")
-    @CsvSource({"0, 65536", "1, 65536", "0, 4096"}) // the smallest ring: the most handshakes per byte
+    @ParameterizedTest(name = "ring {0} of {1} bytes, {2} MiB")
+    // The smallest ring: the most handshakes per byte (some 15,000 sleeps each way in 64 MiB).
+    @CsvSource({"0, 65536, 256", "1, 65536, 256", "0, 4096, 64"})
     @Timeout(value = 600, unit = TimeUnit.SECONDS)
-    void streams256MiB(int ring, int capacity) throws Exception {
+    void streams(int ring, int capacity, int mebibytes) throws Exception {
+        final long total = (long) mebibytes << 20;
         long seed = System.nanoTime();
         Region r = ring == 0 ? new Region(capacity, MIN_RING_CAPACITY) : new Region(MIN_RING_CAPACITY, capacity);
         RingWriter writer = r.writer(ring);
@@ -100,9 +103,30 @@ class RingStreamingTest {
             SplittableRandom random = new SplittableRandom(seed + 1);
             long position = 0;
             try {
-                while (position < TOTAL && failure.get() == null) {
-                    int length = (int) Math.min(randomSize(random), TOTAL - position);
-                    int n = writer.write(pattern, (int) (position % PERIOD), length);
+                while (position < total && failure.get() == null) {
+                    int n;
+                    if (random.nextInt(16) == 0) {
+                        // A claim, as RingClaimEncoder and file regions make: contiguous room in one slice, which
+                        // may leave the current slice early. A quarter are aborted: nothing written, but the slice
+                        // may have been left, and an empty END_OF_SLICE alone gets published.
+                        int wanted = 1 + random.nextInt(writer.sliceSize());
+                        int room = writer.contiguousWritableBytes(wanted);
+                        n = 0;
+                        if (room > 0) {
+                            if (random.nextInt(4) == 0) {
+                                if (writer.publish()) {
+                                    toReader.signal();
+                                }
+                                continue;
+                            }
+                            n = (int) Math.min(Math.min(room, wanted), total - position);
+                            pattern.getBytes((int) (position % PERIOD), writer.claimMemory().slice(writer.index(), n));
+                            writer.commit(n);
+                        }
+                    } else {
+                        int length = (int) Math.min(randomSize(random), total - position);
+                        n = writer.write(pattern, (int) (position % PERIOD), length);
+                    }
                     if (n > 0) {
                         writtenCrc.update(pattern.nioBuffer((int) (position % PERIOD), n));
                         position += n;
@@ -123,9 +147,12 @@ class RingStreamingTest {
                         toReader.signal();
                     }
                     if (random.nextInt(8) == 0) {
-                        // Widen the race: let the reader free space after we found the ring full, before we flag.
+                        // Widen the race: let the reader free space (return a slice, or read descriptors) after we
+                        // found the ring full, before we flag.
                         long returned = r.getLong(RegionLayout.returnPositionOffset(ring));
-                        waitBriefly(() -> r.getLong(RegionLayout.returnPositionOffset(ring)) != returned);
+                        long consumed = r.getLong(RegionLayout.consumerPositionOffset(ring));
+                        waitBriefly(() -> r.getLong(RegionLayout.returnPositionOffset(ring)) != returned
+                                || r.getLong(RegionLayout.consumerPositionOffset(ring)) != consumed);
                     }
                     if (!writer.prepareToWaitForSpace()) {
                         toWriter.await();
@@ -153,6 +180,11 @@ class RingStreamingTest {
                     if (reader.readableBytes() == 0) {
                         if (reader.isEndOfStream()) {
                             break;
+                        }
+                        // As IdtsChannel.poll does: looking for data may have read descriptors and finished a slice
+                        // (an empty END_OF_SLICE alone); the writer may be waiting for them.
+                        if (reader.hasUnreleased() && reader.release()) {
+                            toWriter.signal();
                         }
                         if (random.nextInt(8) == 0) {
                             // Widen the race: let the writer publish after we found the ring empty, before we flag.
@@ -205,13 +237,13 @@ class RingStreamingTest {
         String stats = "seed " + seed + "; reader: " + toReader.waits + " sleeps, " + toReader.sent
                 + " notifications received; writer: " + toWriter.waits + " waits for space, " + toWriter.sent
                 + " notifications received";
-        System.out.println("ring " + ring + " of " + capacity + " bytes: " + stats);
+        System.out.println("ring " + ring + " of " + capacity + " bytes, " + mebibytes + " MiB: " + stats);
         assertNull(failure.get(), stats);
         assertEquals(0, toReader.waitsThatTimedOut, "lost wakeups of the reader; " + stats);
         assertEquals(0, toWriter.waitsThatTimedOut, "lost wakeups of the writer; " + stats);
-        assertEquals(TOTAL, read[0], stats);
-        assertEquals(TOTAL, writer.position());
-        assertEquals(TOTAL, reader.position());
+        assertEquals(total, read[0], stats);
+        assertEquals(total, writer.position());
+        assertEquals(total, reader.position());
         assertEquals(writtenCrc.getValue(), readCrc.getValue(), "CRC32 of the stream; " + stats);
         assertTrue(reader.isEndOfStream());
         // Both handshakes were exercised, or this test proved nothing about them.

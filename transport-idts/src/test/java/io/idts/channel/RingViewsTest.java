@@ -11,13 +11,16 @@ import io.netty.util.concurrent.EventExecutor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -136,12 +139,16 @@ class RingViewsTest {
                 int n;
                 while ((n = reader.readableBytes()) > 0) {
                     assertTrue(views.canView(SLICES_PER_RING / 2));
+                    int index = reader.index();
+                    assertEquals(index / SLICE, (index + n - 1) / SLICE, "a view lies in one slice");
+                    assertEquals(index / SLICE, reader.runSlice());
                     ByteBuf view = views.take(n, ByteBufAllocator.DEFAULT);
                     check(view, p);
                     p += n;
                     view.release();
                 }
                 reader.release();
+                assertEquals(1, reader.pinnedSlices(), "only the kept byte's slice is pinned");
                 return p;
             });
             assertTrue(position > at || written == at, "the stream goes on");
@@ -250,5 +257,153 @@ class RingViewsTest {
         assertEquals(1, lifetime.refCnt());
         assertEquals(0, releaseCallbacks.get());
         r.assertUnchangedExcept();
+    }
+
+    /**
+     * Random views, most released at once, some kept for a while, all released on other threads in random order,
+     * while 16 rings stream through; past the bound (6 slices here), reads copy. Each view's bytes are checked again just before its
+     * release (the writer never reused a pinned slice), the pinned slices never exceed the bound, and at the end
+     * every slice but the writer's current one is free again: the writer takes exactly that many bytes.
+     */
+    @Test
+    void randomViewsKeptAndReleasedOnOtherThreadsWhileTheStreamGoesOn() throws Exception {
+        SplittableRandom random = new SplittableRandom(11);
+        int maxPinned = 6;
+        ExecutorService threads = Executors.newFixedThreadPool(3);
+        List<Future<?>> releases = new ArrayList<>();
+        List<ByteBuf> kept = new ArrayList<>();
+        List<Long> keptAt = new ArrayList<>();
+        long total = 16L * CAP;
+        long position = 0;
+        long copied = 0;
+        try {
+            while (position < total) {
+                if (written < total) {
+                    write((int) Math.min(1 + random.nextInt(6 * SLICE), total - written));
+                }
+                long at = position;
+                long seed = random.nextLong();
+                List<Object[]> taken = onLoop(() -> {
+                    SplittableRandom r = new SplittableRandom(seed);
+                    List<Object[]> out = new ArrayList<>();
+                    long p = at;
+                    int n;
+                    while ((n = reader.readableBytes()) > 0) {
+                        int length = 1 + r.nextInt(n);
+                        if (views.canView(maxPinned)) {
+                            out.add(new Object[] {views.take(length, ByteBufAllocator.DEFAULT), p});
+                        } else {
+                            ByteBuf copy = Unpooled.wrappedBuffer(new byte[length]).clear();
+                            assertEquals(length, reader.read(copy, length));
+                            check(copy, p);
+                            out.add(new Object[] {null, (long) length});
+                        }
+                        assertTrue(reader.pinnedSlices() <= maxPinned, "pinned " + reader.pinnedSlices());
+                        p += length;
+                    }
+                    reader.release();
+                    return out;
+                });
+                for (Object[] t : taken) {
+                    if (t[0] == null) {
+                        copied += (long) t[1];
+                        position += (long) t[1];
+                        continue;
+                    }
+                    ByteBuf view = (ByteBuf) t[0];
+                    long p = (long) t[1];
+                    check(view, p);
+                    position += view.readableBytes();
+                    if (random.nextInt(10) < 6) {
+                        releases.add(threads.submit(() -> {
+                            check(view, p);
+                            view.release();
+                        }));
+                    } else {
+                        kept.add(view);
+                        keptAt.add(p);
+                    }
+                }
+                // Now and then some kept views go, in random order.
+                for (int i = random.nextInt(3) == 0 ? random.nextInt(kept.size() + 1) : 0; i > 0; i--) {
+                    int k = random.nextInt(kept.size());
+                    ByteBuf view = kept.remove(k);
+                    long p = keptAt.remove(k);
+                    releases.add(threads.submit(() -> {
+                        check(view, p);
+                        view.release();
+                    }));
+                }
+            }
+            for (int k = 0; k < kept.size(); k++) {
+                ByteBuf view = kept.get(k);
+                long p = keptAt.get(k);
+                releases.add(threads.submit(() -> {
+                    check(view, p);
+                    view.release();
+                }));
+            }
+            for (Future<?> f : releases) {
+                f.get(30, TimeUnit.SECONDS);
+            }
+        } finally {
+            threads.shutdown();
+            assertTrue(threads.awaitTermination(30, TimeUnit.SECONDS));
+        }
+        assertEquals(total, position);
+        assertTrue(copied > 0, "the bound was reached: some reads copied");
+        onLoop(() -> null); // the hand-backs scheduled on the loop ran before this
+        assertEquals(0, reader.pinnedSlices());
+        assertEquals(1, lifetime.refCnt(), "no view holds the region");
+        // Every slice is back but the writer's current one, which holds written % SLICE bytes (or is full).
+        int fill = (int) (written % SLICE == 0 ? SLICE : written % SLICE);
+        int free = (SLICES_PER_RING - 1) * SLICE + SLICE - fill;
+        assertEquals(free, write(free + 1), "every slice came back");
+    }
+
+    @Test
+    void aViewOfTheLastSliceCannotReachTheNextRing() throws Exception {
+        write(CAP);
+        ByteBuf view = onLoop(() -> {
+            reader.readableBytes();
+            assertEquals(CAP - SLICE, reader.skip(CAP - SLICE));
+            assertEquals(SLICE, reader.readableBytes());
+            assertEquals(SLICES_PER_RING - 1, reader.runSlice());
+            return views.take(SLICE, ByteBufAllocator.DEFAULT);
+        });
+        r.snapshot();
+        view.setBytes(0, new byte[SLICE]);
+        assertThrows(IndexOutOfBoundsException.class, () -> view.setBytes(SLICE - 2, new byte[4]));
+        assertThrows(IndexOutOfBoundsException.class, () -> view.setLong(SLICE - 4, -1L));
+        assertThrows(IndexOutOfBoundsException.class, () -> view.setBytes(SLICE - 1, ByteBuffer.allocate(2)));
+        assertThrows(IndexOutOfBoundsException.class, () -> view.getByte(SLICE));
+        assertThrows(IllegalArgumentException.class, () -> view.capacity(SLICE + 1), "a view never grows");
+        r.assertUnchangedExcept(r.layout.dataOffset(RING) + CAP - SLICE, SLICE);
+        view.release();
+    }
+
+    @Test
+    void afterCloseAReleaseOnAnotherThreadGivesNothingBack() throws Exception {
+        write(SLICE + 10);
+        ByteBuf view = onLoop(() -> {
+            reader.readableBytes();
+            return views.take(SLICE, ByteBufAllocator.DEFAULT);
+        });
+        assertEquals(1, reader.pinnedSlices());
+        views.close();
+        r.snapshot();
+        Thread releaser = new Thread(view::release);
+        releaser.start();
+        releaser.join(10_000);
+        onLoop(() -> null);
+        onLoop(() -> {
+            reader.release();
+            return null;
+        });
+        assertEquals(0, releaseCallbacks.get(), "no hand-back after close");
+        assertEquals(1, lifetime.refCnt(), "the view's reference to the region was dropped");
+        assertEquals(1, reader.pinnedSlices(), "the slice was not unpinned: it never goes back");
+        assertEquals(0, r.getLong(RegionLayout.returnPositionOffset(RING)));
+        r.assertUnchangedExcept(r.readerRanges(RING));
     }
 }
