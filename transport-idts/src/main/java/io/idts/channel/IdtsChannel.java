@@ -964,10 +964,11 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
      * to its writer index, at once (as {@code writeAndFlush} would), ahead of nothing: a claim is only granted when no
      * write is pending in the channel's outbound buffer, so the stream order is kept.
      *
-     * <p>Call on the event loop (an encoder's {@code write}). One claim may be open at a time. A claim lies in one slice of
-     * the ring (at most a 64th of the ring capacity): if {@code size} is larger, or no slice has that much room, or
-     * anything else stands in the way (not active, output shut down, writes pending, a claim open, waiting for space), it returns
-     * {@code null} and the caller writes as usual. {@link RingClaimEncoder} does all that for an encoder.
+     * <p>Call on the event loop (an encoder's {@code write}). One claim may be open at a time. A claim lies in one
+     * slice of the ring (at most a 64th of the ring capacity): if {@code size} is larger, or no slice has that much
+     * room, or anything else stands in the way (not active, output shut down, writes pending, a claim open, waiting
+     * for space), it returns {@code null} and the caller writes as usual. {@link RingClaimEncoder} does all that for
+     * an encoder.
      *
      * @return the claim, or {@code null} if no claim of that size can be made now
      * @throws IllegalStateException if not called on the event loop

@@ -27,8 +27,8 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
 
     /**
      * Zero-copy reads: {@code true} (the default, system property {@code io.idts.zeroCopyReads}) hands the pipeline
-     * {@code ByteBuf} views of the receive ring instead of copies. A view lies in one slice of the ring (a 64th of it) and
-     * pins that slice until it is released, in any order, on any thread; keeping views costs shared memory up to
+     * {@code ByteBuf} views of the receive ring instead of copies. A view lies in one slice of the ring (a 64th of it)
+     * and pins that slice until it is released, in any order, on any thread; keeping views costs shared memory up to
      * {@link #ZERO_COPY_HOLD_PERCENT}, then copies, never progress. {@code false} copies every read into a buffer of
      * the channel's {@code ALLOCATOR}, and the ring space is given back at once.
      *

@@ -17,8 +17,9 @@ import java.nio.channels.ScatteringByteChannel;
 
 /**
  * A fixed-size {@link ByteBuf} over a contiguous run of one ring's data, inside one slice: a view of received bytes
- * (zero-copy reads) or a claim of free transmit space (zero-copy writes). Never grows. Every access is bounded by the view's capacity, and
- * the view by the ring (its {@code memory} is exactly the ring's data), so no index can reach outside the ring.
+ * (zero-copy reads) or a claim of free transmit space (zero-copy writes). Never grows. Every access is bounded by the
+ * view's capacity, and the view by the ring (its {@code memory} is exactly the ring's data), so no index can reach
+ * outside the ring.
  *
  * <p>Both kinds are writable, as every inbound buffer of Netty's own transports is: handlers may write into what they
  * read (the JDK's {@code SSLEngine} decrypts TLS 1.3 records in place, in the buffer it was given). A view's bytes are
@@ -236,7 +237,7 @@ final class RingBuf extends AbstractReferenceCountedByteBuf {
 
     @Override
     protected long _getLong(int index) {
-        // The reads a parser makes most, 8 bytes at a time: straight from the address, as Netty's own direct buffers do.
+        // The reads a parser makes most, 8 bytes at a time: straight from the address, as Netty's direct buffers do.
         if (UNALIGNED_READS && address != 0) {
             long value = PlatformDependent.getLong(addressOf(index));
             return PlatformDependent.BIG_ENDIAN_NATIVE_ORDER ? value : Long.reverseBytes(value);

@@ -12,8 +12,8 @@ import io.netty.util.internal.TypeParameterMatcher;
  * An encoder (as Netty's {@code MessageToByteEncoder}: messages of type {@code I} become bytes, other messages pass
  * through) that, on an {@link IdtsChannel}, encodes each message straight into the transmit
  * ring through {@link IdtsChannel#claim(int)} and {@link IdtsChannel#commit(ByteBuf)}: no buffer is allocated and
- * no byte is copied. Where a claim cannot be had (another channel type, writes pending, the ring full or the message larger
- * than a slice of the ring, the encoder not first in the pipeline) it encodes into an allocated buffer as any
+ * no byte is copied. Where a claim cannot be had (another channel type, writes pending, the ring full or the message
+ * larger than a slice of the ring, the encoder not first in the pipeline) it encodes into an allocated buffer as any
  * {@code MessageToByteEncoder} does, so it is always correct and zero-copy whenever it can be.
  *
  * <p>Subclasses tell the exact encoded size of a message ({@link #encodedLength}) and {@link #encode} exactly that
