@@ -2,6 +2,8 @@ package io.idts.testsuite;
 
 import io.idts.channel.ChildMains;
 import io.idts.channel.IdtsAddress;
+import io.idts.channel.IdtsChannel;
+import io.idts.channel.IdtsChannelOption;
 import io.idts.channel.IdtsEventLoopGroup;
 import io.idts.channel.IdtsServerChannel;
 import io.idts.channel.LeakRecorder;
@@ -24,13 +26,23 @@ import io.netty.handler.codec.http.HttpVersion;
 
 /**
  * A child JVM's main: an HTTP/1.1 echo server over IDTS with Netty's own codec and aggregator, the transport's
- * defaults, as a user would write it. {@code HttpEchoServerMain <address>}: every POST body comes back whole; a body
- * whose SHA-256 is not the request's {@value #DIGEST_HEADER} header is answered 400. Prints {@code READY}, stops when
- * its stdin closes, and exits non-zero if a buffer leaked.
+ * defaults, as a user would write it. {@code HttpEchoServerMain <address> [<ring capacity>]}: every POST body comes
+ * back whole; a body whose SHA-256 is not the request's {@value #DIGEST_HEADER} header is answered 400. A ring
+ * capacity, if given, is set as the accepted channels' {@code RING_CAPACITY} (the connecting side chooses the rings;
+ * the client sets the same). Every answer says what the server's channel did in {@value #ZERO_COPY_HEADER},
+ * {@value #HOLD_LIMIT_COPIES_HEADER} and {@value #PINNED_LIMIT_HEADER}, so that the client can check that the server's
+ * aggregator really kept views of the ring. Prints {@code READY}, stops when its stdin closes, and exits non-zero if
+ * a buffer leaked.
  */
 public final class HttpEchoServerMain {
 
     static final String DIGEST_HEADER = "x-body-sha256";
+    /** The server channel's {@code IdtsChannel.zeroCopyReadBytes()} when it answered. */
+    static final String ZERO_COPY_HEADER = "x-idts-zero-copy-read-bytes";
+    /** The server channel's {@code IdtsChannel.holdLimitCopies()} when it answered. */
+    static final String HOLD_LIMIT_COPIES_HEADER = "x-idts-hold-limit-copies";
+    /** The server channel's {@code IdtsChannel.pinnedBytesLimit()}: a share of its receive ring's capacity. */
+    static final String PINNED_LIMIT_HEADER = "x-idts-pinned-bytes-limit";
     static final int MAX_BODY = 64 << 20;
 
     private HttpEchoServerMain() {
@@ -40,8 +52,11 @@ public final class HttpEchoServerMain {
         LeakRecorder recorder = ChildMains.installLeakRecorder();
         IdtsAddress address = IdtsAddress.parse(args[0]);
         EventLoopGroup group = new IdtsEventLoopGroup(1);
-        Channel server = new ServerBootstrap().group(group).channel(IdtsServerChannel.class)
-                .childHandler(new ChannelInitializer<Channel>() {
+        ServerBootstrap bootstrap = new ServerBootstrap().group(group).channel(IdtsServerChannel.class);
+        if (args.length > 1) {
+            bootstrap.childOption(IdtsChannelOption.RING_CAPACITY, Integer.parseInt(args[1]));
+        }
+        Channel server = bootstrap.childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
                         ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(MAX_BODY),
@@ -62,6 +77,10 @@ public final class HttpEchoServerMain {
                     : new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.BAD_REQUEST);
             response.headers().set(HttpHeaderNames.CONTENT_LENGTH, response.content().readableBytes());
             response.headers().set(DIGEST_HEADER, Digests.sha256(body));
+            IdtsChannel channel = (IdtsChannel) ctx.channel();
+            response.headers().set(ZERO_COPY_HEADER, channel.zeroCopyReadBytes());
+            response.headers().set(HOLD_LIMIT_COPIES_HEADER, channel.holdLimitCopies());
+            response.headers().set(PINNED_LIMIT_HEADER, channel.pinnedBytesLimit());
             HttpUtil.setKeepAlive(response, HttpUtil.isKeepAlive(request));
             ctx.writeAndFlush(response);
         }

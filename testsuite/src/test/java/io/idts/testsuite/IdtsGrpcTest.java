@@ -26,6 +26,7 @@ import java.util.zip.CRC32;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 /**
  * grpc-java ({@code grpc-netty}, not shaded) over IDTS between two JVMs with the transport's defaults: 64 unary
@@ -33,11 +34,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * deframer keeps buffers until a message is complete: with protocol version 1 the channel stopped after a few hundred
  * calls and every later call ended in DEADLINE_EXCEEDED.
  */
-@Timeout(value = 180, unit = TimeUnit.SECONDS)
+@Timeout(value = 240, unit = TimeUnit.SECONDS)
 class IdtsGrpcTest {
 
     private static final int RING = 1 << 20; // the default
+    /** The unary calls' deadline: they take about 20 s on the 2-core development machine under load. */
     private static final long DEADLINE_SECONDS = 90;
+    /**
+     * The stream's deadline: it takes 15 to 45 s on the 2-core development machine under load, most of it gRPC's own
+     * work per message with Netty's leak detection at PARANOID (the same stream over NIO's TCP in one JVM takes as
+     * long).
+     */
+    private static final long STREAM_DEADLINE_SECONDS = 180;
 
     private static ChildJvm server;
     private static EventLoopGroup group;
@@ -86,8 +94,9 @@ class IdtsGrpcTest {
         }
         for (int i = 0; i < 64; i++) {
             byte[] response = responses.get(i).get(DEADLINE_SECONDS + 10, TimeUnit.SECONDS);
-            assertEquals(requests.get(i).length, response.length, "call " + i);
-            assertArrayEquals(requests.get(i), response, "call " + i);
+            assertNotNull(response, "call " + i + " ended without a response");
+            assertEquals(requests.get(i).length, response.length, "call " + i + ": length of the echo");
+            assertArrayEquals(requests.get(i), response, "call " + i + ": bytes of the echo");
         }
     }
 
@@ -99,7 +108,7 @@ class IdtsGrpcTest {
         int[] messages = new int[1];
         CompletableFuture<Void> done = new CompletableFuture<>();
         StreamObserver<byte[]> requests = ClientCalls.asyncBidiStreamingCall(channel.newCall(GrpcEcho.BIDI,
-                CallOptions.DEFAULT.withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS)),
+                CallOptions.DEFAULT.withDeadlineAfter(STREAM_DEADLINE_SECONDS, TimeUnit.SECONDS)),
                 new StreamObserver<byte[]>() {
                     @Override
                     public void onNext(byte[] value) {
@@ -128,8 +137,8 @@ class IdtsGrpcTest {
             requests.onNext(message);
         }
         requests.onCompleted();
-        done.get(DEADLINE_SECONDS + 10, TimeUnit.SECONDS);
-        assertEquals(count, messages[0]);
+        done.get(STREAM_DEADLINE_SECONDS + 10, TimeUnit.SECONDS);
+        assertEquals(count, messages[0], "messages echoed on the stream");
         assertEquals(sent.getValue(), received.getValue(), "CRC32 of every message, in order");
     }
 

@@ -33,8 +33,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * HTTP/2 over IDTS (prior knowledge, {@code Http2FrameCodec} and {@code Http2MultiplexHandler} on both ends) with the
@@ -51,6 +53,8 @@ class IdtsHttp2Test {
     private EventLoopGroup clientGroup;
     private Channel server;
     private Channel connection;
+    /** The server's end of the connection. */
+    private final CompletableFuture<IdtsChannel> accepted = new CompletableFuture<>();
 
     @BeforeEach
     void setUp() throws InterruptedException {
@@ -61,6 +65,7 @@ class IdtsHttp2Test {
                 .childHandler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
+                        accepted.complete((IdtsChannel) ch);
                         ch.pipeline().addLast(Http2FrameCodecBuilder.forServer().build(),
                                 new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                                     @Override
@@ -91,7 +96,8 @@ class IdtsHttp2Test {
     @Test
     void aBodyOfFourRingsOnOneStream() throws Exception {
         byte[] body = Digests.body(4 * RING, 4);
-        assertEquals(Digests.sha256(body), post(body).get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+        assertEquals(Digests.sha256(body), answer(post(body)), "SHA-256 of the body echoed");
+        assertViewsWereRead();
     }
 
     @Test
@@ -104,9 +110,28 @@ class IdtsHttp2Test {
             answers.add(post(body));
         }
         for (int i = 0; i < 100; i++) {
-            assertEquals(Digests.sha256(bodies.get(i)), answers.get(i).get(TIMEOUT_SECONDS, TimeUnit.SECONDS),
-                    "stream " + i);
+            assertEquals(Digests.sha256(bodies.get(i)), answer(answers.get(i)),
+                    "SHA-256 of the body echoed on stream " + i);
         }
+        assertViewsWereRead();
+    }
+
+    private static String answer(CompletableFuture<String> answer) throws Exception {
+        try {
+            return answer.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            throw new AssertionError("no echo within " + TIMEOUT_SECONDS + " s: the connection stalled", e);
+        }
+    }
+
+    /** Zero copy was on at both ends: the server kept views of its receive ring, the client read views. */
+    private void assertViewsWereRead() throws Exception {
+        IdtsChannel serverEnd = accepted.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        IdtsChannel clientEnd = (IdtsChannel) connection;
+        long serverViews = serverEnd.eventLoop().submit(serverEnd::zeroCopyReadBytes).get();
+        long clientViews = clientEnd.eventLoop().submit(clientEnd::zeroCopyReadBytes).get();
+        assertTrue(serverViews > 0, "the server read views of the ring");
+        assertTrue(clientViews > 0, "the client read views of the ring");
     }
 
     /** Opens a stream, posts {@code body}, and completes with the SHA-256 of the body that comes back. */
