@@ -24,6 +24,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -71,6 +73,7 @@ final class IdtsChannelHeldBuffersTest {
         long total = 16L * RING;
         CompletableFuture<String> checked = new CompletableFuture<>();
         CompletableFuture<IdtsChannel> child = new CompletableFuture<>();
+        AtomicLong receivedByServer = new AtomicLong();
         bind(() -> new ChannelInboundHandlerAdapter() {
             private final List<ByteBuf> kept = new ArrayList<>();
             private long received;
@@ -85,6 +88,7 @@ final class IdtsChannelHeldBuffersTest {
                 ByteBuf buf = (ByteBuf) msg;
                 kept.add(buf);
                 received += buf.readableBytes();
+                receivedByServer.set(received);
                 if (received == total) {
                     StreamPattern.Verifier verifier = new StreamPattern.Verifier();
                     for (ByteBuf b : kept) {
@@ -97,7 +101,8 @@ final class IdtsChannelHeldBuffersTest {
             }
         });
         Channel client = connect(new PatternSender(total, 8192, 1));
-        assertEquals("ok", checked.get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+        assertEquals("ok", await(checked, () -> "the server, keeping every buffer, received "
+                + receivedByServer.get() + " of " + total + " bytes"), "the kept bytes");
         IdtsChannel server = child.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
         assertTrue(server.zeroCopyReadBytes() > 0, "zero-copy reads were on");
         assertTrue(server.holdLimitCopies() > 0, "past the bound, reads copied");
@@ -113,7 +118,8 @@ final class IdtsChannelHeldBuffersTest {
         PatternReceiver receiver = new PatternReceiver(total);
         Channel client = connect(new PatternSender(total, 16 * 1024, 2), new KeepFirstByte(keptByClient, false),
                 receiver);
-        assertEquals(total, receiver.done().get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+        assertEquals(total, await(receiver.done(), () -> "the client got " + receiver.received() + " of " + total
+                + " bytes echoed, each end keeping a byte of its first read"));
         assertNull(receiver.failure());
         assertEquals(1, keptByClient.size());
         assertEquals(1, keptByServer.size());
@@ -134,10 +140,16 @@ final class IdtsChannelHeldBuffersTest {
     void buffersReleasedLateOnOtherThreadsInRandomOrderWhileTheStreamGoesBothWays() throws Exception {
         long total = 40L * RING;
         ScheduledExecutorService releasers = Executors.newScheduledThreadPool(3);
+        CompletableFuture<IdtsChannel> child = new CompletableFuture<>();
         try {
             bind(() -> new ChannelInboundHandlerAdapter() {
                 private final Random random = new Random(3);
                 private final List<ByteBuf> batch = new ArrayList<>();
+
+                @Override
+                public void channelActive(ChannelHandlerContext ctx) {
+                    child.complete((IdtsChannel) ctx.channel());
+                }
 
                 @Override
                 public void channelRead(ChannelHandlerContext ctx, Object msg) {
@@ -168,12 +180,25 @@ final class IdtsChannelHeldBuffersTest {
             });
             PatternReceiver receiver = new PatternReceiver(total);
             Channel client = connect(new PatternSender(total, 4096, 3), receiver);
-            assertEquals(total, receiver.done().get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+            assertEquals(total, await(receiver.done(), () -> "the client got " + receiver.received() + " of "
+                    + total + " bytes echoed by a server releasing its buffers late on other threads"));
             assertNull(receiver.failure());
+            IdtsChannel server = child.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            assertTrue(server.eventLoop().submit(server::zeroCopyReadBytes).get() > 0,
+                    "the server read views: zero copy was on");
             client.close().sync();
         } finally {
             releasers.shutdown();
             assertTrue(releasers.awaitTermination(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+        }
+    }
+
+    /** The value of {@code future}, or an AssertionError that says how far the stream got if it stalled. */
+    private static <T> T await(CompletableFuture<T> future, Supplier<String> progress) throws Exception {
+        try {
+            return future.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (TimeoutException e) {
+            throw new AssertionError("stalled: within " + TIMEOUT_SECONDS + " s, " + progress.get(), e);
         }
     }
 
