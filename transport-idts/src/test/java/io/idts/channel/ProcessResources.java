@@ -102,17 +102,18 @@ public final class ProcessResources {
      * Asserts that the open descriptor count is back to this snapshot's and that no IDTS memfd is mapped but those
      * mapped at the snapshot (normally none; an earlier test's leak, which failed that test, does not fail this one
      * too). A JVM may hold a descriptor for a moment (reading a class file), so a mismatch is re-read for up to two
-     * seconds first; a leak stays.
+     * seconds first; a leak stays. Fewer descriptors than at the snapshot is no leak: the snapshot itself may have
+     * caught one the JVM held for a moment (it reads its cgroup's {@code memory.limit_in_bytes} now and then).
      */
     public void assertNoneLeaked(String when) {
         int now = FileDescriptors.openCount();
         List<String> newMappings = newMappings();
-        for (int i = 0; i < SETTLE_ATTEMPTS && (now != openCount || !newMappings.isEmpty()); i++) {
+        for (int i = 0; i < SETTLE_ATTEMPTS && (now > openCount || !newMappings.isEmpty()); i++) {
             sleep();
             now = FileDescriptors.openCount();
             newMappings = newMappings();
         }
-        if (now != openCount) {
+        if (now > openCount) {
             assertEquals(openCount, now, "open file descriptors " + when + "; before: " + fds + ", after: "
                     + openFds() + (newMappings.isEmpty() ? "" : "; IDTS memfd mappings left: " + newMappings));
         }
