@@ -97,7 +97,14 @@ class IdtsGrpcTest {
             responses.add(response);
         }
         for (int i = 0; i < 64; i++) {
-            byte[] response = responses.get(i).get(DEADLINE_SECONDS + 10, TimeUnit.SECONDS);
+            byte[] response;
+            try {
+                response = responses.get(i).get(DEADLINE_SECONDS + 10, TimeUnit.SECONDS);
+            } catch (ExecutionException | TimeoutException e) {
+                long answered = responses.stream().filter(r -> r.isDone() && !r.isCompletedExceptionally()).count();
+                throw new AssertionError("call " + i + " (" + requests.get(i).length + " bytes) failed; " + answered
+                        + " of the 64 calls were answered", e);
+            }
             assertNotNull(response, "call " + i + " ended without a response");
             assertEquals(requests.get(i).length, response.length, "call " + i + ": length of the echo");
             assertArrayEquals(requests.get(i), response, "call " + i + ": bytes of the echo");
