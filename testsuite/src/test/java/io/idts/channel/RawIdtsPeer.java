@@ -114,9 +114,9 @@ public final class RawIdtsPeer implements Closeable {
         return this;
     }
 
-    /** The name of the abstract socket an IDTS server listens on for {@code address}. */
-    public static String abstractSocketName(IdtsAddress address) {
-        return address.abstractSocketName();
+    /** The path of the rendezvous socket an IDTS server listens on for {@code address}. */
+    public static String socketPath(IdtsAddress address) {
+        return address.socketPath();
     }
 
     /** The local service name this peer announces in its HELLO. */
@@ -146,7 +146,7 @@ public final class RawIdtsPeer implements Closeable {
         boolean success = false;
         try {
             try {
-                socketFd = UnixDomainSocket.connect(abstractSocketName(remote));
+                socketFd = UnixDomainSocket.connectToPath(socketPath(remote));
             } catch (NativeIoException e) {
                 ConnectException refused = new ConnectException("raw IDTS peer: cannot connect to " + remote + ": "
                         + e.getMessage());

@@ -24,6 +24,8 @@ import org.junit.jupiter.api.Timeout;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.nio.channels.ConnectionPendingException;
+import java.nio.file.Files;
+import java.nio.file.Paths;
 import java.util.Queue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
@@ -128,7 +130,7 @@ public class IdtsConnectTest extends AbstractIdtsSocketTest {
     }
 
     /**
-     * SocketConnectionAttemptTest.testConnectTimeout: the name is taken by a plain abstract socket that accepts
+     * SocketConnectionAttemptTest.testConnectTimeout: the rendezvous entry is a plain socket that accepts
      * nothing and answers nothing, so the handshake never completes. CONNECT_TIMEOUT_MILLIS fails the connect with a
      * ConnectTimeoutException naming the address, closes the channel, and leaves no descriptor or mapping behind.
      */
@@ -140,7 +142,8 @@ public class IdtsConnectTest extends AbstractIdtsSocketTest {
     private void testConnectTimeout(Bootstrap cb) throws Throwable {
         ProcessResources before = ProcessResources.snapshot();
         IdtsAddress silent = IdtsSocketTestPermutation.newSocketAddress("silent");
-        int listener = UnixDomainSocket.listen(RawIdtsPeer.abstractSocketName(silent), 8);
+        Files.createDirectories(silent.rendezvousDirectory());
+        int listener = UnixDomainSocket.listenOnPath(RawIdtsPeer.socketPath(silent), 8);
         try {
             NeverActive handler = new NeverActive();
             ChannelFuture future = cb.handler(handler).option(ChannelOption.CONNECT_TIMEOUT_MILLIS,
@@ -152,6 +155,7 @@ public class IdtsConnectTest extends AbstractIdtsSocketTest {
             assertTrue(handler.events.isEmpty(), "channelActive was called: " + handler.events);
         } finally {
             FileDescriptors.close(listener);
+            Files.delete(Paths.get(RawIdtsPeer.socketPath(silent)));
         }
         before.assertNoneLeaked("after a connect timed out");
     }
@@ -169,7 +173,8 @@ public class IdtsConnectTest extends AbstractIdtsSocketTest {
     private void testConnectCancellation(Bootstrap cb) throws Throwable {
         ProcessResources before = ProcessResources.snapshot();
         IdtsAddress silent = IdtsSocketTestPermutation.newSocketAddress("silent");
-        int listener = UnixDomainSocket.listen(RawIdtsPeer.abstractSocketName(silent), 8);
+        Files.createDirectories(silent.rendezvousDirectory());
+        int listener = UnixDomainSocket.listenOnPath(RawIdtsPeer.socketPath(silent), 8);
         ChannelFuture future = null;
         try {
             NeverActive handler = new NeverActive();
@@ -184,6 +189,7 @@ public class IdtsConnectTest extends AbstractIdtsSocketTest {
                 future.channel().close().sync();
             }
             FileDescriptors.close(listener);
+            Files.delete(Paths.get(RawIdtsPeer.socketPath(silent)));
         }
         before.assertNoneLeaked("after a connect was cancelled");
     }
@@ -196,7 +202,8 @@ public class IdtsConnectTest extends AbstractIdtsSocketTest {
 
     private void testConnectWhilePending(Bootstrap cb) throws Throwable {
         IdtsAddress silent = IdtsSocketTestPermutation.newSocketAddress("silent");
-        int listener = UnixDomainSocket.listen(RawIdtsPeer.abstractSocketName(silent), 8);
+        Files.createDirectories(silent.rendezvousDirectory());
+        int listener = UnixDomainSocket.listenOnPath(RawIdtsPeer.socketPath(silent), 8);
         Channel cc = null;
         try {
             cc = cb.handler(new NeverActive()).option(ChannelOption.CONNECT_TIMEOUT_MILLIS, CONNECT_TIMEOUT_MILLIS)
@@ -213,6 +220,7 @@ public class IdtsConnectTest extends AbstractIdtsSocketTest {
                 cc.close().sync();
             }
             FileDescriptors.close(listener);
+            Files.delete(Paths.get(RawIdtsPeer.socketPath(silent)));
         }
     }
 

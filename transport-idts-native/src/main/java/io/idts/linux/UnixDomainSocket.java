@@ -12,7 +12,8 @@ import java.util.Objects;
 
 /**
  * {@code AF_UNIX SOCK_STREAM} sockets in the Linux abstract namespace ({@code sun_path[0] == 0}), so
- * nothing is ever created in the file system and the name disappears with the last socket bound to it.
+ * nothing is ever created in the file system and the name disappears with the last socket bound to it; or bound to a
+ * file system path ({@link #listenOnPath}, {@link #connectToPath}), reachable from any network namespace.
  * Every socket made here is {@code SOCK_NONBLOCK | SOCK_CLOEXEC}; received descriptors are close-on-exec.
  *
  * <p>Names exclude the leading NUL, are encoded in UTF-8 and are at most {@value #MAX_NAME_BYTES} bytes.
@@ -97,6 +98,52 @@ public final class UnixDomainSocket {
             int errno = LibC.errno();
             LibC.close(fd);
             throw new NativeIoException("connect", errno, "abstract socket name " + display(abstractName));
+        }
+        return fd;
+    }
+
+    /**
+     * A listening socket bound to the file system path {@code path} ({@code socket}, {@code bind}, {@code listen}).
+     * The socket file is created with the process's umask; the caller sets its mode and removes it when done.
+     * Unlike an abstract name, a path is reached from every network namespace that sees the file.
+     *
+     * @throws NativeIoException with errno {@link Errno#EADDRINUSE} if a file exists at {@code path}
+     */
+    public static int listenOnPath(String path, int backlog) throws NativeIoException {
+        byte[] address = pathAddress(path);
+        ObjectUtil.checkPositiveOrZero(backlog, "backlog");
+        LinuxHost.ensureAvailability();
+        int fd = newSocket();
+        if (LibC.bind(fd, address, address.length) != 0) {
+            int errno = LibC.errno();
+            LibC.close(fd);
+            throw new NativeIoException("bind", errno, errno == Errno.EADDRINUSE
+                    ? "socket path " + path + " exists already" : "socket path " + path);
+        }
+        if (LibC.listen(fd, backlog) != 0) {
+            int errno = LibC.errno();
+            LibC.close(fd);
+            throw new NativeIoException("listen", errno, "socket path " + path);
+        }
+        return fd;
+    }
+
+    /**
+     * A socket connected to the file system path {@code path}; like {@link #connect(String)}, it completes at once
+     * or fails.
+     *
+     * @throws NativeIoException with errno {@link Errno#ENOENT} if there is no such file, {@link Errno#ECONNREFUSED}
+     *         if nobody listens on it (a stale socket file), {@link Errno#EACCES} if this process may not write
+     *         to it, or {@link Errno#EAGAIN} if the listener's backlog is full (the socket is closed)
+     */
+    public static int connectToPath(String path) throws NativeIoException {
+        byte[] address = pathAddress(path);
+        LinuxHost.ensureAvailability();
+        int fd = newSocket();
+        if (LibC.connect(fd, address, address.length) != 0) {
+            int errno = LibC.errno();
+            LibC.close(fd);
+            throw new NativeIoException("connect", errno, "socket path " + path);
         }
         return fd;
     }
@@ -266,6 +313,20 @@ public final class UnixDomainSocket {
         ByteBuffer.wrap(address).order(ByteOrder.nativeOrder()).putShort((short) AF_UNIX);
         // address[SUN_FAMILY_SIZE] stays 0: the NUL that selects the abstract namespace.
         System.arraycopy(name, 0, address, SUN_FAMILY_SIZE + ABSTRACT_PREFIX_SIZE, name.length);
+        return address;
+    }
+
+    /** {@code struct sockaddr_un} for a file system path: the path and its terminating NUL. */
+    private static byte[] pathAddress(String path) {
+        ObjectUtil.checkNonEmpty(path, "path");
+        byte[] name = path.getBytes(StandardCharsets.UTF_8);
+        if (name.length > MAX_NAME_BYTES || path.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("path: '" + path + "' is " + name.length
+                    + " bytes in UTF-8 (expected: at most " + MAX_NAME_BYTES + " bytes, no NUL)");
+        }
+        byte[] address = new byte[SUN_FAMILY_SIZE + name.length + 1];
+        ByteBuffer.wrap(address).order(ByteOrder.nativeOrder()).putShort((short) AF_UNIX);
+        System.arraycopy(name, 0, address, SUN_FAMILY_SIZE, name.length);
         return address;
     }
 

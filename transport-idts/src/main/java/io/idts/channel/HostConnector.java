@@ -1,6 +1,5 @@
 package io.idts.channel;
 
-import io.idts.linux.Errno;
 import io.idts.linux.EventFd;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.LinuxHost;
@@ -62,26 +61,9 @@ final class HostConnector implements IdtsBackend.PendingConnect {
     }
 
     private void connectAndSendHello(IdtsAddress local, int ringCapacity) throws IOException {
-        try {
-            socketFd = UnixDomainSocket.connect(remote.abstractSocketName());
-        } catch (NativeIoException e) {
-            if (e.errno() == Errno.ECONNREFUSED) {
-                ConnectException refused = new ConnectException("connection refused: nobody listens on IDTS address "
-                        + remote + " (start the server first, and check that both sides use the same rendezvous "
-                        + "directory and run as the same user)");
-                refused.initCause(e);
-                throw refused;
-            }
-            if (e.errno() == Errno.EAGAIN) {
-                IdtsBackend.BacklogFullException busy = new IdtsBackend.BacklogFullException(
-                        "the server at IDTS address " + remote + " has a full connection backlog");
-                busy.initCause(e);
-                throw busy;
-            }
-            throw e;
-        }
-        // Abstract socket names carry no permissions: another user could have taken the name first. Check whom we
-        // reached before handing it our memory.
+        socketFd = RendezvousSocket.connect(remote);
+        // The entry's file permissions are not enough: the rendezvous directory may be shared with other users, one
+        // of whom could have made the entry. Check whom we reached before handing it our memory.
         PeerCredentials peer = UnixDomainSocket.peerCredentials(socketFd);
         if (peer.uid() != LinuxHost.uid()) {
             throw new ConnectException("refusing to connect to IDTS address " + remote + ": its listener (process "

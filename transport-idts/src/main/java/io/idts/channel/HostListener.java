@@ -1,6 +1,5 @@
 package io.idts.channel;
 
-import io.idts.linux.Errno;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.LinuxHost;
 import io.idts.linux.MemFd;
@@ -39,6 +38,7 @@ final class HostListener implements IdtsBackend.Listener {
     private static final int ACCEPTS_PER_TURN = 16;
 
     private final IdtsAddress address;
+    private final RendezvousSocket rendezvous;
     private final int fd;
     private final IdtsIoHandler handler;
     private final EventLoop loop;
@@ -48,10 +48,11 @@ final class HostListener implements IdtsBackend.Listener {
     private boolean acceptPaused;
     private boolean closed;
 
-    private HostListener(IdtsAddress address, int fd, IdtsIoHandler handler, EventLoop loop,
+    private HostListener(IdtsAddress address, RendezvousSocket rendezvous, IdtsIoHandler handler, EventLoop loop,
                          IdtsBackend.ListenerEvents events) {
         this.address = address;
-        this.fd = fd;
+        this.rendezvous = rendezvous;
+        this.fd = rendezvous.fd();
         this.handler = handler;
         this.loop = loop;
         this.events = events;
@@ -64,7 +65,8 @@ final class HostListener implements IdtsBackend.Listener {
      */
     static HostListener listen(IdtsAddress address, IdtsIoHandler handler, EventLoop loop,
                                IdtsBackend.ListenerEvents events) throws Exception {
-        HostListener listener = new HostListener(address, bind(address), handler, loop, events);
+        HostListener listener =
+                new HostListener(address, RendezvousSocket.listen(address, BACKLOG), handler, loop, events);
         try {
             // Edge-triggered: while the server has no room, connections wait in the listening socket's backlog and
             // resume() accepts again.
@@ -75,20 +77,6 @@ final class HostListener implements IdtsBackend.Listener {
             throw e;
         }
         return listener;
-    }
-
-    private static int bind(IdtsAddress address) throws IOException {
-        try {
-            return UnixDomainSocket.listen(address.abstractSocketName(), BACKLOG);
-        } catch (NativeIoException e) {
-            if (e.errno() == Errno.EADDRINUSE) {
-                BindException inUse = new BindException("IDTS address " + address
-                        + " is already in use: another server listens on it");
-                inUse.initCause(e);
-                throw inUse;
-            }
-            throw e;
-        }
     }
 
     /** The listening socket is readable: takes connections from it and starts their handshakes, room permitting. */
@@ -154,7 +142,7 @@ final class HostListener implements IdtsBackend.Listener {
             listenWatch.cancel();
             listenWatch = null;
         }
-        FileDescriptors.closeQuietly(fd);
+        rendezvous.close();
         for (PendingHandshake handshake : new ArrayList<>(handshakes)) {
             handshake.abort();
         }

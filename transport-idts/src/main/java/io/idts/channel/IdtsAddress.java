@@ -3,6 +3,7 @@ package io.idts.channel;
 import io.netty.util.internal.ObjectUtil;
 import io.netty.util.internal.SystemPropertyUtil;
 
+import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -14,11 +15,12 @@ import java.util.Objects;
  * host), or a service name in a Xen domain (Xen backend: {@link #xen(int, String)}).
  *
  * <p>A server binds {@code IdtsAddress.of("orders")}; a client in another process of the same user connects to the
- * same address. The rendezvous directory only namespaces the names: the host backend listens on a Unix-domain
- * socket in Linux's abstract namespace, so nothing is ever created in the file system and nothing is left behind
- * when a process dies. The default directory is {@code $XDG_RUNTIME_DIR/idts}, or {@code /tmp/idts-<user>} when
- * that variable is not set; the system property {@value #RENDEZVOUS_DIR_PROPERTY} overrides it, and
- * {@link #of(Path, String)} sets it per address.
+ * same address. The host backend's server listens on a Unix-domain socket file named after the service in the
+ * rendezvous directory ({@code /run/user/1000/idts/orders}), made readable and writable by its own user only; two
+ * processes meet when they see the same directory, whatever their network namespaces (containers that share the
+ * directory through a volume meet there). The default directory is {@code $XDG_RUNTIME_DIR/idts}, or
+ * {@code /tmp/idts-<user>} when that variable is not set; the system property {@value #RENDEZVOUS_DIR_PROPERTY}
+ * overrides it, and {@link #of(Path, String)} sets it per address.
  *
  * <p>Value semantics: two addresses are equal when their directory and service are. The string form, returned by
  * {@link #toString()} and read by {@link #parse(String)}, is the directory and the service joined by a slash,
@@ -29,6 +31,11 @@ import java.util.Objects;
  * pages with dom0 connects to it. Its string form is {@code xen:<domid>/<service>}, {@code xen:0/orders}. The
  * backend is chosen by the address: a Xen address needs Xen ({@code /dev/xen/*} and Xen's libraries), a host
  * address needs only Linux.
+ *
+ * <p>An address may carry a TCP address too ({@link #withTcp(InetSocketAddress)}): the same service reached over the
+ * network. A client {@link IdtsChannel} connecting to it goes through IDTS when the service is on this machine and
+ * through TCP otherwise; an {@link IdtsServerChannel} bound to it listens on both. Its string form appends
+ * {@code |tcp:<host>:<port>}: {@code /run/user/1000/idts/orders|tcp:orders.example.com:7000}.
  */
 public final class IdtsAddress extends SocketAddress {
     private static final long serialVersionUID = 1L;
@@ -43,33 +50,44 @@ public final class IdtsAddress extends SocketAddress {
     /** Largest domain id Xen assigns to a domain (DOMID_FIRST_RESERVED - 1). */
     static final int MAX_DOMID = 0x7FEF;
 
-    /** Prefix of the abstract socket names, so that IDTS names do not collide with other programs' names. */
-    private static final String ABSTRACT_NAME_PREFIX = "idts:";
-    /** sun_path holds 108 bytes; the abstract namespace uses the first for its NUL marker. */
-    private static final int MAX_ABSTRACT_NAME_BYTES = 107;
+    /** Separates the IDTS part of the string form from the TCP address. */
+    private static final String TCP_SEPARATOR = "|tcp:";
+    /** sun_path holds 108 bytes, the socket path and its terminating NUL. */
+    private static final int MAX_SOCKET_PATH_BYTES = 107;
 
     /** The rendezvous directory of a host address; {@code null} for a Xen address. */
     private final String directory;
     /** The domain of a Xen address; {@code -1} for a host address. */
     private final int domid;
     private final String service;
+    /** The same service over TCP; {@code null} if the address has no TCP route. */
+    private final InetSocketAddress tcp;
 
     private IdtsAddress(int domid, String service) {
         this.directory = null;
         this.domid = domid;
         this.service = service;
+        this.tcp = null;
     }
 
     private IdtsAddress(String directory, String service) {
         this.directory = directory;
         this.domid = -1;
         this.service = service;
-        int nameBytes = abstractSocketName().getBytes(StandardCharsets.UTF_8).length;
-        if (nameBytes > MAX_ABSTRACT_NAME_BYTES) {
-            throw new IllegalArgumentException("IDTS address too long: '" + this + "' makes a socket name of "
-                    + nameBytes + " bytes, the limit is " + MAX_ABSTRACT_NAME_BYTES
+        this.tcp = null;
+        int pathBytes = socketPath().getBytes(StandardCharsets.UTF_8).length;
+        if (pathBytes > MAX_SOCKET_PATH_BYTES) {
+            throw new IllegalArgumentException("IDTS address too long: '" + this + "' makes a socket path of "
+                    + pathBytes + " bytes, the limit is " + MAX_SOCKET_PATH_BYTES
                     + "; use a shorter rendezvous directory or service name");
         }
+    }
+
+    private IdtsAddress(IdtsAddress idts, InetSocketAddress tcp) {
+        this.directory = idts.directory;
+        this.domid = idts.domid;
+        this.service = idts.service;
+        this.tcp = tcp;
     }
 
     /** The address of {@code service} in the default rendezvous directory. */
@@ -92,13 +110,54 @@ public final class IdtsAddress extends SocketAddress {
     }
 
     /**
+     * This address with {@code tcpAddress}, the same service reached over TCP: a client channel connecting to it goes
+     * through IDTS when the service is on this machine and through TCP otherwise, a server channel bound to it
+     * listens on both. An unresolved address ({@link InetSocketAddress#createUnresolved}) is resolved on each
+     * connect, as {@code Bootstrap} resolves any address; a server binds a resolved one (a port of 0 picks a free
+     * port, reported by the server channel's {@code localAddress()}).
+     */
+    public IdtsAddress withTcp(InetSocketAddress tcpAddress) {
+        return new IdtsAddress(this, ObjectUtil.checkNotNull(tcpAddress, "tcpAddress"));
+    }
+
+    /**
+     * This address with the TCP address {@code host:port}, left unresolved until each connect: see
+     * {@link #withTcp(InetSocketAddress)}.
+     */
+    public IdtsAddress withTcp(String host, int port) {
+        ObjectUtil.checkNonEmpty(host, "host");
+        ObjectUtil.checkInRange(port, 0, 0xFFFF, "port");
+        return withTcp(InetSocketAddress.createUnresolved(host, port));
+    }
+
+    /** This address without its TCP address: the IDTS route alone. */
+    public IdtsAddress withoutTcp() {
+        if (tcp == null) {
+            return this;
+        }
+        return directory == null ? new IdtsAddress(domid, service) : new IdtsAddress(directory, service);
+    }
+
+    /** The TCP address of the same service, or {@code null} if this address has none. */
+    public InetSocketAddress tcpAddress() {
+        return tcp;
+    }
+
+    /**
      * Reads the string form: a bare service name ({@code orders}, in the default rendezvous directory), an absolute
-     * path whose last element is the service ({@code /run/idts/orders}), or a Xen address ({@code xen:0/orders}).
+     * path whose last element is the service ({@code /run/idts/orders}), or a Xen address ({@code xen:0/orders});
+     * any of them may be followed by {@code |tcp:<host>:<port>} ({@code orders|tcp:10.0.0.7:7000}, IPv6 hosts in
+     * brackets: {@code orders|tcp:[::1]:7000}).
      *
      * @throws IllegalArgumentException if {@code text} is none of these, saying why
      */
     public static IdtsAddress parse(String text) {
         ObjectUtil.checkNotNull(text, "text");
+        int tcpAt = text.indexOf(TCP_SEPARATOR);
+        if (tcpAt >= 0) {
+            return parse(text.substring(0, tcpAt))
+                    .withTcp(parseTcp(text, text.substring(tcpAt + TCP_SEPARATOR.length())));
+        }
         if (text.startsWith(XEN_PREFIX)) {
             return parseXen(text);
         }
@@ -112,6 +171,22 @@ public final class IdtsAddress extends SocketAddress {
         }
         String dir = slash == 0 ? "/" : text.substring(0, slash);
         return of(Paths.get(dir), text.substring(slash + 1));
+    }
+
+    private static InetSocketAddress parseTcp(String text, String hostPort) {
+        int colon = hostPort.lastIndexOf(':');
+        String host = colon < 0 ? "" : hostPort.substring(0, colon);
+        if (host.startsWith("[") && host.endsWith("]")) {
+            host = host.substring(1, host.length() - 1);
+        }
+        String port = colon < 0 ? "" : hostPort.substring(colon + 1);
+        if (host.isEmpty() || port.isEmpty() || port.length() > 5 || !port.chars().allMatch(c -> c >= '0' && c <= '9')
+                || Integer.parseInt(port) > 0xFFFF) {
+            throw new IllegalArgumentException("not an IDTS address with a TCP address: '" + text
+                    + "' (expected <IDTS address>|tcp:<host>:<port> with a port from 0 to 65535, like "
+                    + "'orders|tcp:10.0.0.7:7000')");
+        }
+        return InetSocketAddress.createUnresolved(host, Integer.parseInt(port));
     }
 
     private static IdtsAddress parseXen(String text) {
@@ -149,12 +224,12 @@ public final class IdtsAddress extends SocketAddress {
         return directory == null ? null : Paths.get(directory);
     }
 
-    /** The name of the listening socket in Linux's abstract namespace, without its leading NUL. */
-    String abstractSocketName() {
+    /** The path of the host backend's listening socket: the service's entry in the rendezvous directory. */
+    String socketPath() {
         if (directory == null) {
-            throw new IllegalStateException("a Xen address has no socket name: " + this);
+            throw new IllegalStateException("a Xen address has no socket path: " + this);
         }
-        return ABSTRACT_NAME_PREFIX + toString();
+        return "/".equals(directory) ? "/" + service : directory + '/' + service;
     }
 
     /** The address of another service in the same rendezvous directory, or the same domain. */
@@ -230,19 +305,22 @@ public final class IdtsAddress extends SocketAddress {
         }
         IdtsAddress that = (IdtsAddress) o;
         return domid == that.domid && Objects.equals(directory, that.directory)
-                && service.equals(that.service);
+                && service.equals(that.service) && Objects.equals(tcp, that.tcp);
     }
 
     @Override
     public int hashCode() {
-        return 31 * (directory == null ? domid : directory.hashCode()) + service.hashCode();
+        return 31 * (31 * (directory == null ? domid : directory.hashCode()) + service.hashCode())
+                + Objects.hashCode(tcp);
     }
 
     @Override
     public String toString() {
-        if (directory == null) {
-            return XEN_PREFIX + domid + '/' + service;
+        String idts = directory == null ? XEN_PREFIX + domid + '/' + service : socketPath();
+        if (tcp == null) {
+            return idts;
         }
-        return "/".equals(directory) ? "/" + service : directory + '/' + service;
+        String host = tcp.getHostString();
+        return idts + TCP_SEPARATOR + (host.indexOf(':') >= 0 ? '[' + host + ']' : host) + ':' + tcp.getPort();
     }
 }

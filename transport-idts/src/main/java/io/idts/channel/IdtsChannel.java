@@ -30,6 +30,8 @@ import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.AlreadyConnectedException;
@@ -53,6 +55,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * stays in the outbound buffer until the peer frees space and notifies. Closing delivers every byte whose write
  * succeeded (it is in the ring); writes still pending fail. If the peer process dies, the bytes it wrote before are
  * delivered, then {@code exceptionCaught} receives an {@link IdtsPeerGoneException} and the channel closes.
+ *
+ * <p>Connected to an address {@link IdtsAddress#withTcp with a TCP address}, the channel chooses its route per
+ * connection: IDTS when the service answers on this machine, otherwise TCP, through a Netty {@code EpollSocketChannel}
+ * on the same event loop that carries the bytes of this channel and its pipeline. The IDTS attempt gets half the
+ * connect timeout (at most {@value #IDTS_ATTEMPT_MAX_MILLIS} ms); whatever makes it fail (nobody listens, a stale
+ * rendezvous entry, a refused or silent handshake, no Xen here) makes the channel fall back to TCP within what is left.
+ * {@link #route()} says which route it took. An established connection never changes route: if an IDTS peer dies,
+ * the channel closes with {@link IdtsPeerGoneException} as always.
  */
 public final class IdtsChannel extends AbstractChannel implements DuplexChannel {
 
@@ -64,6 +74,8 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private static final AtomicLong CLIENT_SEQUENCE = new AtomicLong();
     /** How soon a connect is retried when the server's backlog is full. */
     private static final long BACKLOG_RETRY_MILLIS = 1;
+    /** The longest an IDTS attempt may take before a channel with a TCP address falls back to TCP. */
+    static final int IDTS_ATTEMPT_MAX_MILLIS = 5000;
 
     private enum State { OPEN, CONNECTING, ACTIVE, CLOSED }
 
@@ -87,6 +99,15 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private IdtsAddress requestedRemoteAddress;
     private ChannelPromise connectPromise;
     private Future<?> connectTimeoutFuture;
+    /** Ends the IDTS attempt of a connect that can fall back to TCP. */
+    private Future<?> idtsAttemptTimeoutFuture;
+    /** When the connect times out, in System.nanoTime(); meaningless without a connect timeout. */
+    private long connectDeadlineNanos;
+    /** The TCP route, once the connect fell back to it; {@code null} on the IDTS route. */
+    private TcpRoute tcp;
+    /** Why the IDTS attempt failed, once the connect fell back to TCP. */
+    private Throwable idtsFailure;
+    private volatile IdtsRoute route;
     private boolean readStarted;
     private boolean readPending;
     /** In {@link #readRing()}: views released meanwhile give their slices back at its end. */
@@ -128,6 +149,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         this.localAddress = localAddress;
         this.remoteAddress = remoteAddress;
         attach(connection, remoteAddress);
+        route = IdtsRoute.IDTS;
         state = State.ACTIVE;
     }
 
@@ -274,6 +296,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             connectTimeoutFuture.cancel(false);
             connectTimeoutFuture = null;
         }
+        cancelIdtsAttemptTimeout();
+        if (tcp != null) {
+            tcp.close();
+        }
         IdtsConnection connection = this.connection;
         if (connection != null && !peerGone) {
             try {
@@ -308,6 +334,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         if (inputShutdown) {
             return;
         }
+        if (tcp != null) {
+            tcp.read();
+            return;
+        }
         readStarted = true;
         readPending = true;
         // Nothing to arm: the event loop polls the ring on its next turn.
@@ -328,6 +358,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
 
     @Override
     protected void doWrite(ChannelOutboundBuffer in) throws Exception {
+        if (tcp != null) {
+            tcp.write(in);
+            return;
+        }
         try {
             writeOutbound(in);
         } catch (IdtsProtocolException e) {
@@ -438,6 +472,11 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
 
     @Override
     protected void doShutdownOutput() throws Exception {
+        if (tcp != null) {
+            outputShutdown = true;
+            tcp.shutdownOutput();
+            return;
+        }
         if (connection == null) {
             throw new ClosedChannelException();
         }
@@ -502,6 +541,9 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         }
         // From now on whatever the peer writes is discarded, so that it never waits for space that never comes.
         inputShutdown = true;
+        if (tcp != null) {
+            tcp.shutdownInput();
+        }
         promise.setSuccess();
     }
 
@@ -834,9 +876,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     private void startConnect() throws Exception {
+        IdtsAddress remote = requestedRemoteAddress.withoutTcp();
         try {
-            connector = IdtsBackend.of(requestedRemoteAddress).connect(requestedRemoteAddress, localAddress,
-                    config.ringCapacityFor(requestedRemoteAddress), ioHandler(), this::finishConnect);
+            connector = IdtsBackend.of(remote).connect(remote, localAddress, config.ringCapacityFor(remote),
+                    ioHandler(), this::finishConnect);
         } catch (IdtsBackend.BacklogFullException e) {
             // The server is flooded with connects; try again shortly, until the connect timeout fires.
             eventLoop().schedule(this::retryConnect, BACKLOG_RETRY_MILLIS, TimeUnit.MILLISECONDS);
@@ -844,7 +887,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     private void retryConnect() {
-        if (state != State.CONNECTING || connectPromise == null) {
+        if (state != State.CONNECTING || connectPromise == null || idtsFailure != null) {
             return;
         }
         try {
@@ -879,19 +922,34 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         try {
             watchConnection();
         } catch (Throwable t) {
-            failConnect(t);
+            // The connection is this channel's now: no falling back with it half set up.
+            abandonConnect(t);
             return;
         }
         if (state != State.CONNECTING) {
             // The backend found the peer gone already, and the channel closed.
             return;
         }
+        connected(IdtsRoute.IDTS, promise);
+    }
+
+    private void connected(IdtsRoute route, ChannelPromise promise) {
         remoteAddress = requestedRemoteAddress;
+        this.route = route;
         state = State.ACTIVE;
         connectPromise = null;
         if (connectTimeoutFuture != null) {
             connectTimeoutFuture.cancel(false);
             connectTimeoutFuture = null;
+        }
+        cancelIdtsAttemptTimeout();
+        if (logger.isDebugEnabled()) {
+            if (route == IdtsRoute.TCP) {
+                logger.debug("{} connected to {} through TCP, {} to {} (IDTS: {})", this, requestedRemoteAddress,
+                        tcp.localAddress(), tcp.remoteAddress(), idtsFailure.getMessage());
+            } else {
+                logger.debug("{} connected to {} through IDTS", this, requestedRemoteAddress);
+            }
         }
         boolean promiseSet = promise.trySuccess();
         pipeline().fireChannelActive();
@@ -901,13 +959,130 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         }
     }
 
+    /** Fails the IDTS attempt: falls back to TCP if the address has a TCP address and no fallback happened yet. */
     private void failConnect(Throwable cause) {
+        if (connectPromise != null && state == State.CONNECTING && idtsFailure == null
+                && requestedRemoteAddress.tcpAddress() != null) {
+            fallBack(cause);
+            return;
+        }
+        abandonConnect(cause);
+    }
+
+    private void abandonConnect(Throwable cause) {
         ChannelPromise promise = connectPromise;
         connectPromise = null;
         if (promise != null) {
             promise.tryFailure(cause);
         }
         unsafe().close(unsafe().voidPromise());
+    }
+
+    /** Gives the IDTS attempt of a connect with a TCP address at most half the connect timeout. */
+    private void limitIdtsAttempt(ChannelPromise promise, int timeoutMillis) {
+        long limitMillis = timeoutMillis > 0 ? Math.min(timeoutMillis / 2, IDTS_ATTEMPT_MAX_MILLIS)
+                : IDTS_ATTEMPT_MAX_MILLIS;
+        IdtsAddress remote = requestedRemoteAddress.withoutTcp();
+        idtsAttemptTimeoutFuture = eventLoop().schedule(() -> {
+            idtsAttemptTimeoutFuture = null;
+            if (connectPromise == promise && idtsFailure == null) {
+                failConnect(new ConnectTimeoutException("no IDTS handshake with " + remote + " within "
+                        + limitMillis + " ms"));
+            }
+        }, limitMillis, TimeUnit.MILLISECONDS);
+    }
+
+    private void cancelIdtsAttemptTimeout() {
+        if (idtsAttemptTimeoutFuture != null) {
+            idtsAttemptTimeoutFuture.cancel(false);
+            idtsAttemptTimeoutFuture = null;
+        }
+    }
+
+    /** IDTS could not reach the service: connects over TCP instead, within what is left of the connect timeout. */
+    private void fallBack(Throwable cause) {
+        idtsFailure = cause;
+        cancelIdtsAttemptTimeout();
+        if (connector != null) {
+            connector.close();
+            connector = null;
+        }
+        InetSocketAddress tcpAddress = requestedRemoteAddress.tcpAddress();
+        int timeoutMillis = 0;
+        if (config.getConnectTimeoutMillis() > 0) {
+            // At least a millisecond: 0 would mean no timeout at all to the TCP channel.
+            timeoutMillis = (int) Math.max(1,
+                    TimeUnit.NANOSECONDS.toMillis(connectDeadlineNanos - System.nanoTime()));
+        }
+        logger.debug("{}: IDTS cannot reach {} ({}); connecting over TCP to {}", this,
+                requestedRemoteAddress.withoutTcp(), cause.getMessage(), tcpAddress);
+        try {
+            tcp = TcpRoute.connect(this, tcpAddress, timeoutMillis);
+        } catch (Throwable t) {
+            tcpConnectFailed(t);
+        }
+    }
+
+    /** The TCP route's channel connected. */
+    void tcpConnected() {
+        ChannelPromise promise = connectPromise;
+        if (promise == null || state != State.CONNECTING) {
+            // Closed or cancelled meanwhile; doClose() closed the TCP channel.
+            return;
+        }
+        connected(IdtsRoute.TCP, promise);
+    }
+
+    /** The TCP route's channel could not connect either: the connect fails, naming both causes. */
+    void tcpConnectFailed(Throwable cause) {
+        if (connectPromise == null || state != State.CONNECTING) {
+            return;
+        }
+        ConnectException failed = new ConnectException("cannot connect to " + requestedRemoteAddress
+                + " by either route: IDTS to " + requestedRemoteAddress.withoutTcp() + " failed ("
+                + idtsFailure.getMessage() + "), then TCP to " + requestedRemoteAddress.tcpAddress() + " failed ("
+                + cause.getMessage() + ')');
+        failed.initCause(cause);
+        failed.addSuppressed(idtsFailure);
+        abandonConnect(failed);
+    }
+
+    /** The TCP route's peer shut its output down or closed. */
+    void tcpInputEnded() {
+        if (isOpen()) {
+            inputEnded();
+        }
+    }
+
+    /** The TCP route's channel can take writes again. */
+    void tcpWritable() {
+        ((IdtsUnsafe) unsafe()).flushPending();
+    }
+
+    /** The TCP route's channel closed: so does this one. */
+    void tcpClosed() {
+        if (isOpen()) {
+            unsafe().close(unsafe().voidPromise());
+        }
+    }
+
+    /**
+     * The route this channel's bytes take: {@link IdtsRoute#IDTS} through shared memory, {@link IdtsRoute#TCP}
+     * through a TCP connection (the channel connected to an address {@link IdtsAddress#withTcp with a TCP address}
+     * and IDTS could not reach the service). {@code null} until the channel is connected. Any thread.
+     */
+    public IdtsRoute route() {
+        return route;
+    }
+
+    /** The local address of the TCP connection on the {@link IdtsRoute#TCP TCP route}; {@code null} otherwise. */
+    public InetSocketAddress tcpLocalAddress() {
+        return route == IdtsRoute.TCP ? (InetSocketAddress) tcp.localAddress() : null;
+    }
+
+    /** The remote address of the TCP connection on the {@link IdtsRoute#TCP TCP route}; {@code null} otherwise. */
+    public InetSocketAddress tcpRemoteAddress() {
+        return route == IdtsRoute.TCP ? (InetSocketAddress) tcp.remoteAddress() : null;
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -1086,6 +1261,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 requestedRemoteAddress = remoteAddress;
                 connectPromise = promise;
                 state = State.CONNECTING;
+                idtsFailure = null;
                 promise.addListener(f -> {
                     if (f.isCancelled() && connectPromise == promise) {
                         connectPromise = null;
@@ -1094,12 +1270,18 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 });
                 int timeoutMillis = config.getConnectTimeoutMillis();
                 if (timeoutMillis > 0) {
+                    connectDeadlineNanos = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
                     connectTimeoutFuture = eventLoop().schedule(() -> {
                         if (connectPromise == promise && !promise.isDone()) {
-                            failConnect(new ConnectTimeoutException("connection timed out after " + timeoutMillis
-                                    + " ms: " + remoteAddress));
+                            abandonConnect(new ConnectTimeoutException("connection timed out after " + timeoutMillis
+                                    + " ms: " + remoteAddress + (idtsFailure == null ? ""
+                                    : " (IDTS failed: " + idtsFailure.getMessage() + "; then no TCP connection to "
+                                    + remoteAddress.tcpAddress() + " in the time left)")));
                         }
                     }, timeoutMillis, TimeUnit.MILLISECONDS);
+                }
+                if (remoteAddress.tcpAddress() != null) {
+                    limitIdtsAttempt(promise, timeoutMillis);
                 }
                 startConnect();
             } catch (Throwable t) {
@@ -1128,7 +1310,8 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
 
         @Override
         public long spinTimeNanos() {
-            return state == State.ACTIVE ? config.getSpinTimeNanos() : 0;
+            // A channel on the TCP route has no ring to spin on.
+            return state == State.ACTIVE && connection != null ? config.getSpinTimeNanos() : 0;
         }
 
         @Override

@@ -6,13 +6,23 @@ import io.netty.channel.DefaultChannelConfig;
 import io.netty.channel.MessageSizeEstimator;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.socket.DuplexChannelConfig;
+import io.netty.channel.unix.UnixChannelOption;
 import io.netty.util.internal.ObjectUtil;
 import io.netty.util.internal.SystemPropertyUtil;
 
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 import static io.netty.channel.ChannelOption.ALLOW_HALF_CLOSURE;
+import static io.netty.channel.ChannelOption.IP_TOS;
+import static io.netty.channel.ChannelOption.SO_KEEPALIVE;
+import static io.netty.channel.ChannelOption.SO_LINGER;
+import static io.netty.channel.ChannelOption.SO_RCVBUF;
+import static io.netty.channel.ChannelOption.SO_REUSEADDR;
+import static io.netty.channel.ChannelOption.SO_SNDBUF;
+import static io.netty.channel.ChannelOption.TCP_NODELAY;
 import static io.idts.channel.IdtsChannelOption.RING_CAPACITY;
 import static io.idts.channel.IdtsChannelOption.SPIN_TIME_NANOS;
 import static io.idts.channel.IdtsChannelOption.ZERO_COPY_HOLD_PERCENT;
@@ -22,8 +32,17 @@ import static io.idts.channel.IdtsChannelOption.ZERO_COPY_READS;
  * The configuration of an {@link IdtsChannel}: Netty's standard options ({@code ALLOCATOR},
  * {@code RCVBUF_ALLOCATOR}, {@code AUTO_READ}, {@code WRITE_BUFFER_WATER_MARK}, {@code MAX_MESSAGES_PER_READ},
  * {@code CONNECT_TIMEOUT_MILLIS}, {@code ALLOW_HALF_CLOSURE}, ...) and the IDTS ones of {@link IdtsChannelOption}.
+ *
+ * <p>It also takes the socket options of Netty's epoll TCP channel ({@code TCP_NODELAY}, {@code SO_KEEPALIVE},
+ * {@code SO_SNDBUF}, {@code SO_RCVBUF}, {@code SO_LINGER}, {@code IP_TOS}, {@code SO_REUSEADDR} and the
+ * {@code EpollChannelOption}s): they mean nothing to shared memory, and apply to the TCP connection when the channel
+ * connects to an address {@link IdtsAddress#withTcp with a TCP address} over TCP ({@link IdtsRoute#TCP}).
  */
 public final class IdtsChannelConfig extends DefaultChannelConfig implements DuplexChannelConfig {
+
+    /** Names of the options declared by {@code EpollChannelOption} and {@code UnixChannelOption}. */
+    private static final String EPOLL_OPTION_PREFIX = EpollChannelOption.class.getName() + '#';
+    private static final String UNIX_OPTION_PREFIX = UnixChannelOption.class.getName() + '#';
 
     static final int DEFAULT_RING_CAPACITY =
             SystemPropertyUtil.getInt("io.idts.ringCapacity", RegionLayout.DEFAULT_RING_CAPACITY);
@@ -40,6 +59,8 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
     private volatile boolean zeroCopyReads = DEFAULT_ZERO_COPY_READS;
     private volatile boolean zeroCopyReadsSet;
     private volatile int zeroCopyHoldPercent = checkHoldPercent(DEFAULT_ZERO_COPY_HOLD_PERCENT);
+    /** Socket options for the TCP route. */
+    private final Map<ChannelOption<?>, Object> tcpOptions = new ConcurrentHashMap<>();
 
     IdtsChannelConfig(IdtsChannel channel) {
         super(channel);
@@ -69,6 +90,9 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
         if (option == ZERO_COPY_HOLD_PERCENT) {
             return (T) Integer.valueOf(getZeroCopyHoldPercent());
         }
+        if (isTcpOption(option)) {
+            return (T) tcpOptions.get(option);
+        }
         return super.getOption(option);
     }
 
@@ -85,10 +109,24 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
             setZeroCopyReads((Boolean) value);
         } else if (option == ZERO_COPY_HOLD_PERCENT) {
             setZeroCopyHoldPercent((Integer) value);
+        } else if (isTcpOption(option)) {
+            tcpOptions.put(option, value);
         } else {
             return super.setOption(option, value);
         }
         return true;
+    }
+
+    /** Returns {@code true} for the socket options kept for the TCP route. */
+    private static boolean isTcpOption(ChannelOption<?> option) {
+        return option == TCP_NODELAY || option == SO_KEEPALIVE || option == SO_SNDBUF || option == SO_RCVBUF
+                || option == SO_LINGER || option == IP_TOS || option == SO_REUSEADDR
+                || option.name().startsWith(EPOLL_OPTION_PREFIX) || option.name().startsWith(UNIX_OPTION_PREFIX);
+    }
+
+    /** The socket options set for the TCP route. */
+    Map<ChannelOption<?>, Object> tcpOptions() {
+        return tcpOptions;
     }
 
     /** Capacity in bytes of each ring of a connection this channel makes: {@link IdtsChannelOption#RING_CAPACITY}. */

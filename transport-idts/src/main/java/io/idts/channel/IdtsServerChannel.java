@@ -1,6 +1,10 @@
 package io.idts.channel;
 
 import io.netty.channel.AbstractServerChannel;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
@@ -9,10 +13,13 @@ import io.netty.channel.IoEventLoop;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.ServerChannel;
+import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.io.IOException;
+import java.net.BindException;
+import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.util.ArrayDeque;
 
@@ -29,6 +36,14 @@ import java.util.ArrayDeque;
  * <p>As a listening socket does, the channel completes handshakes whether or not it is reading: a connect succeeds
  * once the handshake is done, and the connection waits, up to {@code SO_BACKLOG} of them, until the channel reads it
  * ({@code AUTO_READ}, or {@code read()}). A connection still waiting when the channel closes is closed.
+ *
+ * <p>Bound to an address {@link IdtsAddress#withTcp with a TCP address}, the channel listens on both: it also runs a
+ * Netty {@code EpollServerSocketChannel} on its own event loop, bound when it binds and closed when it closes, and
+ * hands the TCP connections it accepts to the same pipeline, so one {@code ServerBootstrap}, one child handler and one
+ * {@code close()} serve both routes. The TCP children are Netty's own {@code EpollSocketChannel}s (so the child group
+ * must be able to run them, as an {@link IdtsEventLoopGroup} can); {@link IdtsRoute#of} tells the two kinds apart.
+ * {@code localAddress()} then carries the TCP address actually bound (the port chosen for a port of 0). Child options
+ * apply to both kinds; those of one kind only are ignored by the other, with Netty's warning.
  */
 public final class IdtsServerChannel extends AbstractServerChannel {
 
@@ -36,12 +51,14 @@ public final class IdtsServerChannel extends AbstractServerChannel {
 
     private final IdtsServerChannelConfig config = new IdtsServerChannelConfig(this);
     /** Handshaken connections not read yet: the accept queue of a listening socket. */
-    private final ArrayDeque<IdtsChannel> acceptQueue = new ArrayDeque<>();
+    private final ArrayDeque<Channel> acceptQueue = new ArrayDeque<>();
     private volatile boolean open = true;
     private volatile IdtsAddress localAddress;
 
     // Touched on the event loop only.
     private IdtsBackend.Listener listener;
+    /** The TCP listener when bound to an address with a TCP address; {@code null} otherwise. */
+    private Channel tcpServer;
     private IoRegistration registration;
     private boolean readPending;
 
@@ -117,9 +134,45 @@ public final class IdtsServerChannel extends AbstractServerChannel {
                     + (localAddress == null ? "null" : localAddress.getClass().getName()));
         }
         IdtsAddress address = (IdtsAddress) localAddress;
-        listener = IdtsBackend.of(address).listen(address, (IdtsIoHandler) registration.attachment(), eventLoop(),
-                new AcceptEvents());
-        this.localAddress = address;
+        IdtsAddress idtsAddress = address.withoutTcp();
+        listener = IdtsBackend.of(idtsAddress).listen(idtsAddress, (IdtsIoHandler) registration.attachment(),
+                eventLoop(), new AcceptEvents());
+        if (address.tcpAddress() != null) {
+            try {
+                idtsAddress = idtsAddress.withTcp(bindTcp(address.tcpAddress()));
+            } catch (Throwable t) {
+                listener.close();
+                listener = null;
+                throw t;
+            }
+        }
+        this.localAddress = idtsAddress;
+    }
+
+    /** Binds the TCP listener on this channel's event loop, where registering and binding complete at once. */
+    private InetSocketAddress bindTcp(InetSocketAddress address) throws Exception {
+        EpollServerSocketChannel server = new EpollServerSocketChannel();
+        server.config().setBacklog(config.getBacklog());
+        server.pipeline().addLast(new TcpAcceptor());
+        ChannelFuture bound = eventLoop().register(server);
+        if (bound.isDone() && bound.isSuccess()) {
+            bound = server.bind(address);
+        }
+        if (!bound.isDone()) {
+            // Cannot happen on the event loop; if it ever does, say so rather than wait on our own thread.
+            server.close();
+            throw new IllegalStateException("the TCP listener of " + this + " did not bind at once");
+        }
+        if (!bound.isSuccess()) {
+            server.close();
+            Throwable cause = bound.cause();
+            BindException failed = new BindException("IDTS server on " + localAddress + " cannot listen on TCP "
+                    + address + ": " + cause.getMessage());
+            failed.initCause(cause);
+            throw failed;
+        }
+        tcpServer = server;
+        return (InetSocketAddress) server.localAddress();
     }
 
     @Override
@@ -130,9 +183,13 @@ public final class IdtsServerChannel extends AbstractServerChannel {
             listener.close();
             listener = null;
         }
+        if (tcpServer != null) {
+            tcpServer.close();
+            tcpServer = null;
+        }
         // As a listening socket that closes drops the connections it had not handed over. The children were never
-        // registered: closing them tells their peers (CLOSED in the ring) and releases their regions.
-        for (IdtsChannel child; (child = acceptQueue.poll()) != null;) {
+        // registered: closing them tells their peers (CLOSED in the ring, or a TCP reset) and releases their regions.
+        for (Channel child; (child = acceptQueue.poll()) != null;) {
             child.unsafe().closeForcibly();
         }
     }
@@ -157,6 +214,9 @@ public final class IdtsServerChannel extends AbstractServerChannel {
         if (listener != null) {
             listener.resume();
         }
+        if (tcpServer != null && !tcpServer.config().isAutoRead() && backlogLimit() - acceptQueue.size() > 0) {
+            tcpServer.config().setAutoRead(true);
+        }
     }
 
     /** Hands waiting connections to the pipeline, as many as the read allows, if the channel is reading. */
@@ -168,7 +228,7 @@ public final class IdtsServerChannel extends AbstractServerChannel {
         RecvByteBufAllocator.Handle allocHandle = unsafe().recvBufAllocHandle();
         allocHandle.reset(config);
         do {
-            IdtsChannel child = acceptQueue.poll();
+            Channel child = acceptQueue.poll();
             if (child == null) {
                 break;
             }
@@ -216,6 +276,30 @@ public final class IdtsServerChannel extends AbstractServerChannel {
         @Override
         public void failed(Throwable cause) {
             logger.warn("Failed to accept a connection on {}", IdtsServerChannel.this, cause);
+            pipeline().fireExceptionCaught(cause);
+        }
+    }
+
+    /** Takes the connections the TCP listener accepts into the accept queue, alongside the IDTS ones. */
+    private final class TcpAcceptor extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            Channel child = (Channel) msg;
+            if (!open) {
+                child.unsafe().closeForcibly();
+                return;
+            }
+            acceptQueue.add(child);
+            if (backlogLimit() - acceptQueue.size() <= 0) {
+                // The rest waits in the kernel's backlog until resumeAccepting() makes room.
+                ctx.channel().config().setAutoRead(false);
+            }
+            readAccepted();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            logger.warn("Failed to accept a TCP connection on {}", IdtsServerChannel.this, cause);
             pipeline().fireExceptionCaught(cause);
         }
     }

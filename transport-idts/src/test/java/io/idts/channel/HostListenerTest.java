@@ -211,7 +211,7 @@ class HostListenerTest {
     }
 
     private int send(byte[] hello, int[] fds) throws Exception {
-        int socket = UnixDomainSocket.connect(address.abstractSocketName());
+        int socket = UnixDomainSocket.connectToPath(address.socketPath());
         try {
             assertEquals(hello.length, UnixDomainSocket.send(socket, hello, 0, hello.length, fds));
             byte[] reply = new byte[1];

@@ -39,7 +39,7 @@ final class IdtsAddressTest {
         assertEquals("orders", address.service());
         assertEquals(Paths.get("/run/user/1000/idts"), address.rendezvousDirectory());
         assertEquals("/run/user/1000/idts/orders", address.toString());
-        assertEquals("idts:/run/user/1000/idts/orders", address.abstractSocketName());
+        assertEquals("/run/user/1000/idts/orders", address.socketPath());
     }
 
     @Test
@@ -130,10 +130,10 @@ final class IdtsAddressTest {
 
     @Test
     void socketNameLengthLimit() {
-        // "idts:" + directory + "/" + service must fit the 107 bytes of an abstract socket name.
+        // directory + "/" + service must fit the 107 bytes of a socket path (sun_path less its NUL).
         String service = "s".repeat(40);
-        Path fits = Paths.get("/" + "d".repeat(107 - "idts:".length() - 1 - 1 - service.length()));
-        assertEquals(107, IdtsAddress.of(fits, service).abstractSocketName().length());
+        Path fits = Paths.get("/" + "d".repeat(107 - 1 - 1 - service.length()));
+        assertEquals(107, IdtsAddress.of(fits, service).socketPath().length());
         Path tooLong = Paths.get(fits + "d");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> IdtsAddress.of(tooLong, service));
@@ -202,7 +202,7 @@ final class IdtsAddressTest {
         assertNotEquals(address, IdtsAddress.xen(5, "order"));
         assertNotEquals(address, IdtsAddress.of(Paths.get("/xen:5"), "orders"));
         assertEquals(-1, IdtsAddress.of(Paths.get("/run"), "orders").domid());
-        assertThrows(IllegalStateException.class, address::abstractSocketName);
+        assertThrows(IllegalStateException.class, address::socketPath);
     }
 
     @ParameterizedTest

@@ -33,6 +33,8 @@ import java.net.BindException;
 import java.net.ConnectException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
@@ -404,8 +406,9 @@ final class IdtsChannelTest {
 
     @Test
     void connectTimesOutWhenTheServerNeverAnswers() throws Exception {
-        // A plain socket on the name: the kernel completes the connect, but nobody answers the handshake.
-        int listenFd = UnixDomainSocket.listen(address.abstractSocketName(), 16);
+        // A plain socket on the entry: the kernel completes the connect, but nobody answers the handshake.
+        Files.createDirectories(address.rendezvousDirectory());
+        int listenFd = UnixDomainSocket.listenOnPath(address.socketPath(), 16);
         try {
             ChannelFuture connect = new Bootstrap().group(clientGroup).channel(IdtsChannel.class)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 500)
@@ -417,6 +420,7 @@ final class IdtsChannelTest {
             assertTrue(connect.channel().closeFuture().await(TIMEOUT_SECONDS, TimeUnit.SECONDS));
         } finally {
             FileDescriptors.close(listenFd);
+            Files.delete(Paths.get(address.socketPath()));
         }
     }
 
