@@ -103,8 +103,8 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private Future<?> idtsAttemptTimeoutFuture;
     /** When the connect times out, in System.nanoTime(); meaningless without a connect timeout. */
     private long connectDeadlineNanos;
-    /** The TCP route, once the connect fell back to it; {@code null} on the IDTS route. */
-    private TcpRoute tcp;
+    /** The TCP route, once the connect fell back to it; {@code null} on the IDTS route. Set on the loop only. */
+    private volatile TcpRoute tcp;
     /** Why the IDTS attempt failed, once the connect fell back to TCP. */
     private Throwable idtsFailure;
     private volatile IdtsRoute route;
@@ -1018,6 +1018,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 requestedRemoteAddress.withoutTcp(), cause.getMessage(), tcpAddress);
         try {
             tcp = TcpRoute.connect(this, tcpAddress, timeoutMillis);
+            tcp.reportConnect();
         } catch (Throwable t) {
             tcpConnectFailed(t);
         }
@@ -1051,6 +1052,14 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     void tcpInputEnded() {
         if (isOpen()) {
             inputEnded();
+        }
+    }
+
+    /** The TCP route's channel reads on its own exactly when this one does. Any thread. */
+    void autoReadChanged(boolean autoRead) {
+        TcpRoute tcp = this.tcp;
+        if (tcp != null) {
+            tcp.setAutoRead(autoRead);
         }
     }
 

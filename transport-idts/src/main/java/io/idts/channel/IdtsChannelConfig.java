@@ -251,6 +251,7 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
     @Override
     public IdtsChannelConfig setAutoRead(boolean autoRead) {
         super.setAutoRead(autoRead);
+        ((IdtsChannel) channel).autoReadChanged(autoRead);
         return this;
     }
 

@@ -24,8 +24,8 @@ import java.util.Map;
  * same thread: what the TCP channel reads goes up the IDTS channel's pipeline, what the IDTS channel writes goes into
  * the TCP channel's outbound buffer, and closure, half-closure, read demand and writability are mirrored.
  *
- * <p>The TCP channel never reads on its own ({@code AUTO_READ} off): the IDTS channel's read demand (its own
- * {@code AUTO_READ}, or {@code read()}) asks it to. Writes move from the IDTS channel's outbound buffer only while the
+ * <p>The TCP channel reads as the IDTS channel does: its {@code AUTO_READ} follows the IDTS channel's, and a
+ * {@code read()} of the IDTS channel is one of the TCP channel. Writes move from the IDTS channel's outbound buffer only while the
  * TCP channel is writable, so the IDTS channel's write-buffer water marks see the backlog, and its write promises
  * complete once the bytes are the TCP channel's (a failure of the TCP write then reaches the pipeline as an
  * exception and closes both).
@@ -35,6 +35,7 @@ final class TcpRoute extends ChannelInboundHandlerAdapter {
     private final IdtsChannel channel;
     private final ChannelPipeline pipeline;
     private Channel tcp;
+    private ChannelFuture connect;
 
     private TcpRoute(IdtsChannel channel) {
         this.channel = channel;
@@ -42,9 +43,9 @@ final class TcpRoute extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Connects {@code channel} to {@code address} over TCP, on its event loop, within {@code timeoutMillis}; reports
-     * the outcome to {@link IdtsChannel#tcpConnected()} or {@link IdtsChannel#tcpConnectFailed(Throwable)}. An
-     * unresolved address is resolved first, as {@code Bootstrap} resolves any address.
+     * Starts connecting {@code channel} to {@code address} over TCP, on its event loop, within {@code timeoutMillis}
+     * (see {@link #reportConnect()}). An unresolved address is resolved first, as {@code Bootstrap} resolves any
+     * address.
      */
     static TcpRoute connect(IdtsChannel channel, InetSocketAddress address, int timeoutMillis) {
         TcpRoute route = new TcpRoute(channel);
@@ -52,7 +53,7 @@ final class TcpRoute extends ChannelInboundHandlerAdapter {
         Bootstrap bootstrap = new Bootstrap()
                 .group(channel.eventLoop())
                 .channel(EpollSocketChannel.class)
-                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.AUTO_READ, config.isAutoRead())
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.ALLOCATOR, config.getAllocator())
                 .option(ChannelOption.RCVBUF_ALLOCATOR, config.getRecvByteBufAllocator())
@@ -65,8 +66,17 @@ final class TcpRoute extends ChannelInboundHandlerAdapter {
             ChannelOption<Object> key = (ChannelOption<Object>) option.getKey();
             bootstrap.option(key, option.getValue());
         }
-        ChannelFuture connect = bootstrap.connect(address);
-        route.tcp = connect.channel();
+        route.connect = bootstrap.connect(address);
+        route.tcp = route.connect.channel();
+        return route;
+    }
+
+    /**
+     * Reports the outcome of the connect to {@link IdtsChannel#tcpConnected()} or
+     * {@link IdtsChannel#tcpConnectFailed(Throwable)}; called once the IDTS channel holds this route, as a connect
+     * to a local address may be done already.
+     */
+    void reportConnect() {
         connect.addListener(f -> {
             if (f.isSuccess()) {
                 channel.tcpConnected();
@@ -74,7 +84,6 @@ final class TcpRoute extends ChannelInboundHandlerAdapter {
                 channel.tcpConnectFailed(f.cause());
             }
         });
-        return route;
     }
 
     /** The TCP channel's local address: an {@link InetSocketAddress} once connected. */
@@ -98,21 +107,30 @@ final class TcpRoute extends ChannelInboundHandlerAdapter {
      */
     void write(ChannelOutboundBuffer in) {
         Channel tcp = this.tcp;
-        boolean moved = false;
         for (;;) {
-            Object msg = in.current();
-            if (msg == null || !tcp.isWritable()) {
-                break;
+            boolean moved = false;
+            for (;;) {
+                Object msg = in.current();
+                if (msg == null || !tcp.isWritable()) {
+                    break;
+                }
+                // The outbound buffer releases its reference as it removes the message; the TCP channel owns this one.
+                ReferenceCountUtil.retain(msg);
+                tcp.write(msg, tcp.voidPromise());
+                in.remove();
+                moved = true;
             }
-            // The outbound buffer releases its reference when it removes the message; the TCP channel owns this one.
-            ReferenceCountUtil.retain(msg);
-            tcp.write(msg, tcp.voidPromise());
-            in.remove();
-            moved = true;
-        }
-        if (moved) {
+            if (!moved) {
+                return;
+            }
+            // Flushing may drain the TCP channel below its low water mark at once; its writability event then comes
+            // while this channel is still flushing, where it cannot flush again: go on here instead.
             tcp.flush();
         }
+    }
+
+    void setAutoRead(boolean autoRead) {
+        tcp.config().setAutoRead(autoRead);
     }
 
     void shutdownOutput() {
@@ -142,9 +160,6 @@ final class TcpRoute extends ChannelInboundHandlerAdapter {
             return;
         }
         pipeline.fireChannelReadComplete();
-        if (channel.config().isAutoRead() && !channel.isInputShutdown()) {
-            tcp.read();
-        }
     }
 
     @Override

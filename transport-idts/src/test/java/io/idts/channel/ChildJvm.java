@@ -74,7 +74,16 @@ public final class ChildJvm implements AutoCloseable {
 
     /** Starts {@code mainClass} with {@code args} in a new JVM given the extra {@code jvmOptions} (e.g. -Xmx). */
     public static ChildJvm start(Class<?> mainClass, List<String> jvmOptions, String... args) throws IOException {
-        List<String> command = new ArrayList<>();
+        return start(List.of(), mainClass, jvmOptions, args);
+    }
+
+    /**
+     * Starts {@code mainClass} with {@code args} in a new JVM launched through {@code launcher}, a command that runs
+     * the rest of its command line in place (e.g. {@code unshare --net}): the child's pid is then the JVM's.
+     */
+    public static ChildJvm start(List<String> launcher, Class<?> mainClass, List<String> jvmOptions, String... args)
+            throws IOException {
+        List<String> command = new ArrayList<>(launcher);
         command.add(javaExecutable());
         command.add("-cp");
         command.add(System.getProperty("java.class.path"));
