@@ -1,5 +1,8 @@
 package io.idts.channel;
 
+import io.idts.channel.backend.IdtsBackend;
+import io.idts.channel.host.HostHandshake;
+
 import io.netty.channel.AbstractServerChannel;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -135,7 +138,7 @@ public final class IdtsServerChannel extends AbstractServerChannel {
         }
         IdtsAddress address = (IdtsAddress) localAddress;
         IdtsAddress idtsAddress = address.withoutTcp();
-        listener = IdtsBackend.of(idtsAddress).listen(idtsAddress, (IdtsIoHandler) registration.attachment(),
+        listener = idtsAddress.backend().listen(idtsAddress, (IdtsIoHandler) registration.attachment(),
                 eventLoop(), new AcceptEvents());
         if (address.tcpAddress() != null) {
             try {
@@ -253,7 +256,7 @@ public final class IdtsServerChannel extends AbstractServerChannel {
         }
 
         @Override
-        public void accepted(IdtsBackend.Accepted accepted) {
+        public void accepted(IdtsBackend.AcceptedConnection accepted) {
             IdtsChannel child;
             try {
                 // The child takes over its lines of the region and becomes OPEN before the connector hears that it

@@ -1,0 +1,215 @@
+package io.idts.channel.host;
+
+import io.idts.channel.IdtsAddress;
+import io.idts.channel.backend.IdtsBackend;
+
+import io.idts.linux.Errno;
+import io.idts.linux.FileDescriptors;
+import io.idts.linux.LinuxHost;
+import io.idts.linux.NativeIoException;
+import io.idts.linux.UnixDomainSocket;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
+
+import java.io.IOException;
+import java.net.BindException;
+import java.net.ConnectException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The host backend's rendezvous entry: a Unix-domain socket file named after the service in the rendezvous
+ * directory, which the server listens on and clients connect to.
+ *
+ * <p>A file rather than a name in Linux's abstract namespace, because abstract names belong to a network namespace:
+ * two containers with network namespaces of their own, as Docker and Kubernetes make them, never meet there, while
+ * both can see one directory (a bind mount, a {@code hostPath} or {@code emptyDir} volume). The file is made
+ * {@code rw-------}: the kernel lets only the server's user connect, and both sides still check each other's uid
+ * through {@code SO_PEERCRED} as before. A server that died leaves its file behind; the next server of the same user
+ * on the service finds nobody listening on it and replaces it, and a client reaching it is told the entry is stale.
+ */
+final class RendezvousSocket {
+
+    private static final InternalLogger logger = InternalLoggerFactory.getInstance(RendezvousSocket.class);
+
+    private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
+    private static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY = PosixFilePermissions.fromString("rwx------");
+
+    private final IdtsAddress address;
+    private final Path path;
+    private final int fd;
+    /** The inode of our socket file: close() removes the file only if it is still ours. */
+    private final Object inode;
+
+    private RendezvousSocket(IdtsAddress address, Path path, int fd, Object inode) {
+        this.address = address;
+        this.path = path;
+        this.fd = fd;
+        this.inode = inode;
+    }
+
+    /**
+     * Listens on the rendezvous entry of {@code address}, making the rendezvous directory ({@code rwx------}) if it
+     * does not exist and replacing a stale entry of the same user.
+     *
+     * @throws BindException if a server listens there already, or the entry is not a socket, or belongs to another
+     *                       user, saying which
+     */
+    static RendezvousSocket listen(IdtsAddress address, int backlog) throws IOException {
+        Path path = Paths.get(address.socketPath());
+        Path directory = path.getParent();
+        if (!Files.isDirectory(directory)) {
+            Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIRECTORY));
+        }
+        int fd;
+        try {
+            fd = UnixDomainSocket.listenOnPath(path.toString(), backlog);
+        } catch (NativeIoException e) {
+            if (e.errno() != Errno.EADDRINUSE) {
+                throw e;
+            }
+            removeStaleEntry(address, path, e);
+            fd = UnixDomainSocket.listenOnPath(path.toString(), backlog);
+        }
+        boolean success = false;
+        try {
+            // Connects that came between bind and this chmod still meet the uid check of the handshake.
+            Files.setPosixFilePermissions(path, OWNER_ONLY);
+            RendezvousSocket socket = new RendezvousSocket(address, path, fd,
+                    Files.getAttribute(path, "unix:ino", LinkOption.NOFOLLOW_LINKS));
+            success = true;
+            return socket;
+        } finally {
+            if (!success) {
+                FileDescriptors.closeQuietly(fd);
+                Files.deleteIfExists(path);
+            }
+        }
+    }
+
+    /** The entry exists: removes it if it is a socket of ours that nobody listens on, or says why it stays. */
+    private static void removeStaleEntry(IdtsAddress address, Path path, NativeIoException inUse)
+            throws IOException {
+        Map<String, Object> attributes = Files.readAttributes(path, "unix:mode,uid", LinkOption.NOFOLLOW_LINKS);
+        int mode = (Integer) attributes.get("mode");
+        int owner = (Integer) attributes.get("uid");
+        if ((mode & 0170000) != 0140000) {
+            throw bindException("IDTS address " + address + " cannot be bound: " + path
+                    + " exists and is not a socket; remove it or use another service name", inUse);
+        }
+        if (owner != LinuxHost.uid()) {
+            throw bindException("IDTS address " + address + " cannot be bound: its rendezvous entry " + path
+                    + " belongs to uid " + owner + ", this process runs as uid " + LinuxHost.uid()
+                    + "; that user's server may be running, or its entry is stale and that user (or root) must "
+                    + "remove it", inUse);
+        }
+        try {
+            FileDescriptors.closeQuietly(UnixDomainSocket.connectToPath(path.toString()));
+        } catch (NativeIoException probe) {
+            if (probe.errno() == Errno.ECONNREFUSED) {
+                logger.debug("Replacing the stale rendezvous entry {} of a server that is gone", path);
+                Files.deleteIfExists(path);
+                return;
+            }
+            if (probe.errno() == Errno.ENOENT) {
+                return; // its server just removed it
+            }
+        }
+        throw bindException("IDTS address " + address + " is already in use: another server listens on it",
+                inUse);
+    }
+
+    private static BindException bindException(String message, Throwable cause) {
+        BindException e = new BindException(message);
+        e.initCause(cause);
+        return e;
+    }
+
+    /**
+     * Connects to the rendezvous entry of {@code remote}. Like every Unix-domain connect it completes at once or
+     * fails.
+     *
+     * @throws ConnectException if nobody listens there (no entry, or a stale one), or this process may not reach it,
+     *                          saying which; {@link IdtsBackend.BacklogFullException} if the server's backlog is full
+     */
+    static int connect(IdtsAddress remote) throws IOException {
+        String path = remote.socketPath();
+        try {
+            return UnixDomainSocket.connectToPath(path);
+        } catch (NativeIoException e) {
+            ConnectException failed;
+            switch (e.errno()) {
+                case Errno.ENOENT:
+                    failed = new ConnectException("connection refused: nobody listens on IDTS address " + remote
+                            + ": there is no rendezvous entry " + path + " (start the server first, and check that "
+                            + "both sides see the same rendezvous directory)");
+                    break;
+                case Errno.ECONNREFUSED:
+                    failed = new ConnectException("connection refused: nobody listens on IDTS address " + remote
+                            + ": its rendezvous entry " + path + " is stale (the server that made it is gone; the "
+                            + "next server on the service replaces it)");
+                    break;
+                case Errno.EACCES:
+                case Errno.EPERM:
+                    failed = new ConnectException("may not connect to IDTS address " + remote + ": this process "
+                            + "(uid " + LinuxHost.uid() + ") has no write permission on its rendezvous entry " + path
+                            + " (" + describeOwner(path) + "); IDTS connects processes of the same user unless the "
+                            + "server opens its rendezvous to others (see docs/routing.md)");
+                    break;
+                case Errno.EAGAIN:
+                    failed = new IdtsBackend.BacklogFullException("the server at IDTS address " + remote
+                            + " has a full connection backlog");
+                    break;
+                default:
+                    throw e;
+            }
+            failed.initCause(e);
+            throw failed;
+        }
+    }
+
+    private static String describeOwner(String path) {
+        try {
+            Map<String, Object> attributes =
+                    Files.readAttributes(Paths.get(path), "unix:mode,uid", LinkOption.NOFOLLOW_LINKS);
+            return "owned by uid " + attributes.get("uid") + ", mode "
+                    + Integer.toOctalString((Integer) attributes.get("mode") & 07777);
+        } catch (NoSuchFileException e) {
+            return "gone meanwhile";
+        } catch (IOException | RuntimeException e) {
+            return "its owner unreadable: " + e.getMessage();
+        }
+    }
+
+    /** The listening socket. */
+    int fd() {
+        return fd;
+    }
+
+    /** Stops listening and removes the entry, unless another server replaced it meanwhile. */
+    void close() {
+        // Removed while still listening, so no other server can have found the entry stale and replaced it yet.
+        try {
+            if (inode.equals(Files.getAttribute(path, "unix:ino", LinkOption.NOFOLLOW_LINKS))) {
+                Files.delete(path);
+            }
+        } catch (NoSuchFileException e) {
+            // Removed by hand, or by a server that found it stale: nothing left to do.
+        } catch (IOException e) {
+            logger.warn("Could not remove the rendezvous entry {} of {}", path, address, e);
+        }
+        FileDescriptors.closeQuietly(fd);
+    }
+
+    @Override
+    public String toString() {
+        return "RendezvousSocket(" + path + ", fd " + fd + ')';
+    }
+}
