@@ -46,6 +46,14 @@ public final class IdtsAddress extends SocketAddress {
 
     /** System property naming the default rendezvous directory. */
     public static final String RENDEZVOUS_DIR_PROPERTY = "io.idts.rendezvousDir";
+    /**
+     * System property opening the host backend's rendezvous to other users: a comma-separated list of uids whose
+     * processes this process meets besides its own user's (none by default). A server with it makes its rendezvous
+     * entries writable by every user and accepts connections from its own uid and these; a client with it connects
+     * to listeners of its own uid and these. Set it on both sides; the rendezvous directory must be reachable by
+     * both users too (see {@code docs/routing.md}).
+     */
+    public static final String RENDEZVOUS_PEER_UIDS_PROPERTY = "io.idts.rendezvousPeerUids";
     /** Longest service name, in characters. */
     public static final int MAX_SERVICE_LENGTH = 64;
 

@@ -71,10 +71,10 @@ public final class HostConnector implements IdtsBackend.PendingConnect {
         // The entry's file permissions are not enough: the rendezvous directory may be shared with other users, one
         // of whom could have made the entry. Check whom we reached before handing it our memory.
         PeerCredentials peer = UnixDomainSocket.peerCredentials(socketFd);
-        if (peer.uid() != LinuxHost.uid()) {
+        if (!RendezvousSocket.mayMeet(peer.uid())) {
             throw new ConnectException("refusing to connect to IDTS address " + remote + ": its listener (process "
                     + peer.pid() + ") runs as uid " + peer.uid() + ", this process as uid " + LinuxHost.uid()
-                    + "; IDTS connects processes of the same user only");
+                    + "; IDTS connects processes of the same user only" + RendezvousSocket.describePeerUids());
         }
         long size = RegionLayout.regionSize(ringCapacity, ringCapacity);
         int memfd = MemFd.createSealed("idts:" + remote.service(), size);

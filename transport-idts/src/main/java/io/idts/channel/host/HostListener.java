@@ -253,9 +253,10 @@ public final class HostListener implements IdtsBackend.Listener {
                 throw new IOException("the connecting process hung up before its IDTS handshake");
             }
             PeerCredentials peer = UnixDomainSocket.peerCredentials(socketFd);
-            if (peer.uid() != LinuxHost.uid()) {
+            if (!RendezvousSocket.mayMeet(peer.uid())) {
                 throw new HostHandshake.Rejection(HostHandshake.PERMISSION_DENIED, "process " + peer.pid()
-                        + " of uid " + peer.uid() + " may not connect to a server of uid " + LinuxHost.uid());
+                        + " of uid " + peer.uid() + " may not connect to a server of uid " + LinuxHost.uid()
+                        + RendezvousSocket.describePeerUids());
             }
             String peerName = HostHandshake.decodeHello(hello, message.bytes());
             if (fds.length != HostHandshake.FD_COUNT) {

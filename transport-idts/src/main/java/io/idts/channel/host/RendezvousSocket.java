@@ -8,6 +8,7 @@ import io.idts.linux.FileDescriptors;
 import io.idts.linux.LinuxHost;
 import io.idts.linux.NativeIoException;
 import io.idts.linux.UnixDomainSocket;
+import io.netty.util.internal.SystemPropertyUtil;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
@@ -21,8 +22,10 @@ import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Collections;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The host backend's rendezvous entry: a Unix-domain socket file named after the service in the rendezvous
@@ -32,7 +35,8 @@ import java.util.Set;
  * two containers with network namespaces of their own, as Docker and Kubernetes make them, never meet there, while
  * both can see one directory (a bind mount, a {@code hostPath} or {@code emptyDir} volume). The file is made
  * {@code rw-------}: the kernel lets only the server's user connect, and both sides still check each other's uid
- * through {@code SO_PEERCRED} as before. A server that died leaves its file behind; the next server of the same user
+ * through {@code SO_PEERCRED} as before. {@value IdtsAddress#RENDEZVOUS_PEER_UIDS_PROPERTY} opens it to other uids
+ * deliberately: the entry is then writable by all and the uid checks admit those uids too. A server that died leaves its file behind; the next server of the same user
  * on the service finds nobody listening on it and replaces it, and a client reaching it is told the entry is stale.
  */
 final class RendezvousSocket {
@@ -40,6 +44,8 @@ final class RendezvousSocket {
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(RendezvousSocket.class);
 
     private static final Set<PosixFilePermission> OWNER_ONLY = PosixFilePermissions.fromString("rw-------");
+    /** With peer uids the uid check of the handshake filters: the kernel must let every user through first. */
+    private static final Set<PosixFilePermission> EVERYONE = PosixFilePermissions.fromString("rw-rw-rw-");
     private static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY = PosixFilePermissions.fromString("rwx------");
 
     private final IdtsAddress address;
@@ -81,7 +87,7 @@ final class RendezvousSocket {
         boolean success = false;
         try {
             // Connects that came between bind and this chmod still meet the uid check of the handshake.
-            Files.setPosixFilePermissions(path, OWNER_ONLY);
+            Files.setPosixFilePermissions(path, peerUids().isEmpty() ? OWNER_ONLY : EVERYONE);
             RendezvousSocket socket = new RendezvousSocket(address, path, fd,
                     Files.getAttribute(path, "unix:ino", LinkOption.NOFOLLOW_LINKS));
             success = true;
@@ -186,6 +192,43 @@ final class RendezvousSocket {
         } catch (IOException | RuntimeException e) {
             return "its owner unreadable: " + e.getMessage();
         }
+    }
+
+    /**
+     * Returns {@code true} if a process of {@code uid} may meet this one at a rendezvous: it runs as the same user,
+     * or {@value IdtsAddress#RENDEZVOUS_PEER_UIDS_PROPERTY} names its uid.
+     *
+     * @throws IllegalArgumentException if that property is not a list of uids
+     */
+    static boolean mayMeet(int uid) {
+        return uid == LinuxHost.uid() || peerUids().contains(uid);
+    }
+
+    /** For messages: the uids the rendezvous is opened to, or how to open it. */
+    static String describePeerUids() {
+        Set<Integer> uids = peerUids();
+        return uids.isEmpty() ? " (to open the rendezvous to other users, see " + IdtsAddress.RENDEZVOUS_PEER_UIDS_PROPERTY
+                + " in docs/routing.md)" : " (" + IdtsAddress.RENDEZVOUS_PEER_UIDS_PROPERTY + " opens it to uids " + uids
+                + " only)";
+    }
+
+    /** The uids of {@value IdtsAddress#RENDEZVOUS_PEER_UIDS_PROPERTY}; read each time, so tests may change it. */
+    static Set<Integer> peerUids() {
+        String value = SystemPropertyUtil.get(IdtsAddress.RENDEZVOUS_PEER_UIDS_PROPERTY, "").trim();
+        if (value.isEmpty()) {
+            return Collections.emptySet();
+        }
+        Set<Integer> uids = new TreeSet<>();
+        for (String uid : value.split(",")) {
+            String trimmed = uid.trim();
+            if (trimmed.isEmpty() || trimmed.length() > 10 || !trimmed.chars().allMatch(c -> c >= '0' && c <= '9')
+                    || Long.parseLong(trimmed) > 0xFFFFFFFEL) {
+                throw new IllegalArgumentException("system property " + IdtsAddress.RENDEZVOUS_PEER_UIDS_PROPERTY
+                        + " must be a comma-separated list of uids (like '1001,1002'), not '" + value + "'");
+            }
+            uids.add((int) Long.parseLong(trimmed));
+        }
+        return uids;
     }
 
     /** The listening socket. */
