@@ -775,10 +775,6 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 if (local != null) {
                     doBind(local);
                 }
-                if (localAddress == null) {
-                    localAddress = remoteAddress.backend().clientAddress(remoteAddress,
-                            "client-" + LinuxHost.pid() + '-' + CLIENT_SEQUENCE.incrementAndGet());
-                }
                 requestedRemoteAddress = remoteAddress;
                 connectPromise = promise;
                 state = State.CONNECTING;
@@ -803,6 +799,12 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 }
                 if (remoteAddress.tcpAddress() != null) {
                     limitIdtsAttempt(promise, timeoutMillis);
+                }
+                if (localAddress == null) {
+                    // After the connect is under way: a backend that cannot run here fails it as any failure of the
+                    // IDTS attempt does, and an address with a TCP address falls back.
+                    localAddress = remoteAddress.backend().clientAddress(remoteAddress.withoutTcp(),
+                            "client-" + LinuxHost.pid() + '-' + CLIENT_SEQUENCE.incrementAndGet());
                 }
                 startConnect();
             } catch (Throwable t) {

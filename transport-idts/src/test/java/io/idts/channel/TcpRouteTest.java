@@ -112,6 +112,19 @@ final class TcpRouteTest {
     }
 
     @Test
+    void xenAddressFallsBackToTcpWhenXenCannotReachTheService() throws Exception {
+        Channel server = bindTcpOnly();
+        int port = ((InetSocketAddress) server.localAddress()).getPort();
+        // Here: not a Xen domain, or no such service in XenStore; either way the XenStore lookup fails.
+        IdtsAddress xen = IdtsAddress.xen(0, address.service()).withTcp("127.0.0.1", port);
+
+        IdtsChannel client = echo(xen, 6);
+        assertEquals(IdtsRoute.TCP, client.route());
+        assertEquals(xen, client.remoteAddress());
+        server.close().sync();
+    }
+
+    @Test
     void dualServerTakesTcpConnectionsIntoTheSamePipeline() throws Exception {
         IdtsServerChannel server = bindDual();
         int port = server.localAddress().tcpAddress().getPort();
