@@ -4,18 +4,33 @@ import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsChannel;
 import io.idts.channel.IdtsChannelOption;
 import io.idts.channel.IdtsEventLoopGroup;
+import io.idts.channel.IdtsRoute;
 import io.idts.channel.IdtsServerChannel;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.testsuite.transport.TestsuitePermutation.BootstrapComboFactory;
 import io.netty.testsuite.transport.TestsuitePermutation.BootstrapFactory;
+import io.netty.resolver.AbstractAddressResolver;
+import io.netty.resolver.AddressResolver;
+import io.netty.resolver.AddressResolverGroup;
+import io.netty.util.NetUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Promise;
 
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -54,10 +69,120 @@ public final class IdtsSocketTestPermutation {
 
     /**
      * A fresh address: the service {@code prefix-<pid>-<n>} in the default rendezvous directory. The pid keeps
-     * concurrent builds on one host apart (abstract socket names are host-wide).
+     * concurrent builds on one host apart (the default rendezvous directory is shared by the user's processes).
      */
     public static IdtsAddress newSocketAddress(String prefix) {
         return IdtsAddress.of(prefix + '-' + PID + '-' + ADDRESS_SEQUENCE.incrementAndGet());
+    }
+
+    /**
+     * A fresh address with a TCP address on the loopback interface (port 0: the server picks one), for the
+     * {@link #routed()} combinations.
+     */
+    public static IdtsAddress newRoutedSocketAddress(String prefix) {
+        return newSocketAddress(prefix).withTcp(new InetSocketAddress(NetUtil.LOCALHOST4, 0));
+    }
+
+    /**
+     * The connections accepted by the servers of {@link #routed()}, per route, and those that came by the wrong
+     * route; a test class checks them in its {@code @AfterAll} ({@link #assertRoutesTaken()}).
+     */
+    private final Map<IdtsRoute, Long> accepted = new ConcurrentHashMap<>();
+    private final List<String> wrongRoutes = Collections.synchronizedList(new ArrayList<>());
+
+    /**
+     * One client configuration ({@link IdtsChannel} on IDTS loops) against an {@link IdtsServerChannel} listening on
+     * IDTS and TCP ({@link #newRoutedSocketAddress}): connecting to the server's address goes through IDTS; with a
+     * resolver that points the IDTS half of the address at a service nobody serves, the same bootstrap falls back to
+     * the server's TCP listener, whose children are Netty's epoll TCP channels in the same child pipeline.
+     */
+    public List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> routed() {
+        List<BootstrapComboFactory<ServerBootstrap, Bootstrap>> combos = new ArrayList<>();
+        for (IdtsRoute route : IdtsRoute.values()) {
+            BootstrapFactory<ServerBootstrap> server = serverSocket(0);
+            BootstrapFactory<Bootstrap> client = clientSocket(0);
+            combos.add(new BootstrapComboFactory<ServerBootstrap, Bootstrap>() {
+                @Override
+                public ServerBootstrap newServerInstance() {
+                    return server.newInstance().handler(new RouteCheck(route));
+                }
+
+                @Override
+                public Bootstrap newClientInstance() {
+                    Bootstrap bootstrap = client.newInstance();
+                    return route == IdtsRoute.TCP ? bootstrap.resolver(MissingIdtsService.GROUP) : bootstrap;
+                }
+
+                @Override
+                public String toString() {
+                    return "IDTS client to an IDTS+TCP server, through " + route;
+                }
+            });
+        }
+        return combos;
+    }
+
+    /** Checks that every route of {@link #routed()} carried connections, and each only by its own route. */
+    public void assertRoutesTaken() {
+        if (!wrongRoutes.isEmpty()) {
+            throw new AssertionError("connections accepted by the wrong route: " + wrongRoutes);
+        }
+        for (IdtsRoute route : IdtsRoute.values()) {
+            if (accepted.getOrDefault(route, 0L) == 0) {
+                throw new AssertionError("no connection came through " + route + ": " + accepted);
+            }
+        }
+        accepted.clear();
+    }
+
+    /** On the server channel: notes the route of each accepted connection. */
+    @ChannelHandler.Sharable
+    private final class RouteCheck extends ChannelInboundHandlerAdapter {
+        private final IdtsRoute expected;
+
+        RouteCheck(IdtsRoute expected) {
+            this.expected = expected;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            IdtsRoute route = IdtsRoute.of((Channel) msg);
+            accepted.merge(route, 1L, Long::sum);
+            if (route != expected) {
+                wrongRoutes.add(msg + " through " + route + " instead of " + expected);
+            }
+            ctx.fireChannelRead(msg);
+        }
+    }
+
+    /** Resolves an IDTS address to one whose IDTS half names a service nobody serves, keeping its TCP address. */
+    private static final class MissingIdtsService extends AbstractAddressResolver<IdtsAddress> {
+        static final AddressResolverGroup<IdtsAddress> GROUP = new AddressResolverGroup<IdtsAddress>() {
+            @Override
+            protected AddressResolver<IdtsAddress> newResolver(EventExecutor executor) {
+                return new MissingIdtsService(executor);
+            }
+        };
+
+        MissingIdtsService(EventExecutor executor) {
+            super(executor, IdtsAddress.class);
+        }
+
+        @Override
+        protected boolean doIsResolved(IdtsAddress address) {
+            return false;
+        }
+
+        @Override
+        protected void doResolve(IdtsAddress address, Promise<IdtsAddress> promise) {
+            promise.setSuccess(address.sibling(address.service() + "-nobody").withTcp(address.tcpAddress()));
+        }
+
+        @Override
+        protected void doResolveAll(IdtsAddress address, Promise<List<IdtsAddress>> promise) {
+            promise.setSuccess(Collections.singletonList(address.sibling(address.service() + "-nobody")
+                    .withTcp(address.tcpAddress())));
+        }
     }
 
     /** Server and client with the same spin time: spinning on, then spinning off. */
