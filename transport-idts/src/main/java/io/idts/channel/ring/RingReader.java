@@ -208,6 +208,16 @@ public final class RingReader extends RingEndpoint {
         return false;
     }
 
+    /**
+     * Any thread, once the channel closed: a view of {@code slice} was released. Only the counts go down: nothing goes
+     * back to the producer any more.
+     */
+    public void unpinClosed(int slice) {
+        if (references.addAndGet(slice, -VIEW_REFERENCE) < VIEW_REFERENCE) {
+            pinnedSlices.decrementAndGet();
+        }
+    }
+
     /** Slices views hold now. Any thread. */
     public int pinnedSlices() {
         return pinnedSlices.get();
