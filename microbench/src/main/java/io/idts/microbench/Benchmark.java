@@ -476,8 +476,9 @@ public final class Benchmark {
         }
         String[] addresses = server.request("open " + t.key + " " + settings.spinNanos + " "
                 + (settings.zeroCopyReads == null ? "default" : settings.zeroCopyReads), 60);
-        NettyClient client = new NettyClient(t, NettyTransports.parse(addresses[0]),
-                NettyTransports.parse(addresses[1]), settings.spinNanos, settings.zeroCopyReads);
+        NettyClient client = new NettyClient(t, NettyTransports.clientAddress(t, NettyTransports.parse(addresses[0])),
+                NettyTransports.clientAddress(t, NettyTransports.parse(addresses[1])), settings.spinNanos,
+                settings.zeroCopyReads);
         return new Side() {
             @Override
             public Load.Pings pings(int size, int connections) throws Exception {

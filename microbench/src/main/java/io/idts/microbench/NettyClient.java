@@ -40,7 +40,7 @@ final class NettyClient implements AutoCloseable {
         this.transport = transport;
         this.echoAddress = echoAddress;
         this.sinkAddress = sinkAddress;
-        group = NettyTransports.newGroup(transport, "bench-client-" + transport.key);
+        group = NettyTransports.newClientGroup(transport, "bench-client-" + transport.key);
         bootstrap = new Bootstrap().group(group).channel(NettyTransports.channelClass(transport));
         NettyTransports.configureClient(bootstrap, transport, spinNanos, zeroCopyReads);
     }

@@ -66,6 +66,12 @@ final class NettyTransports {
         ByteBufAllocator.DEFAULT.heapBuffer(1024).release();
     }
 
+    /** The client's group: as {@link #newGroup}, but an IDTS one for the IDTS client of {@code IDTS_FALLBACK}. */
+    static EventLoopGroup newClientGroup(Transport t, String threadName) {
+        return t == Transport.IDTS_FALLBACK
+                ? new IdtsEventLoopGroup(1, new DefaultThreadFactory(threadName, true)) : newGroup(t, threadName);
+    }
+
     /** A group of one event loop thread (daemon, so that a failed run cannot hang the JVM) for {@code t}. */
     static EventLoopGroup newGroup(Transport t, String threadName) {
         DefaultThreadFactory threads = new DefaultThreadFactory(threadName, true);
@@ -76,6 +82,7 @@ final class NettyTransports {
             case IDTS_KEEP:
                 return new IdtsEventLoopGroup(1, threads);
             case EPOLL_TCP:
+            case IDTS_FALLBACK:
             case EPOLL_UDS:
                 return new MultiThreadIoEventLoopGroup(1, threads, EpollIoHandler.newFactory());
             case EPOLL_TCP_BUSY:
@@ -101,6 +108,7 @@ final class NettyTransports {
             case IDTS_KEEP:
                 return IdtsServerChannel.class;
             case EPOLL_TCP:
+            case IDTS_FALLBACK:
             case EPOLL_TCP_BUSY:
                 return EpollServerSocketChannel.class;
             case EPOLL_UDS:
@@ -118,6 +126,7 @@ final class NettyTransports {
             case IDTS_NOTIFY:
             case IDTS_NOTIFY_COPY:
             case IDTS_KEEP:
+            case IDTS_FALLBACK:
                 return IdtsChannel.class;
             case EPOLL_TCP:
             case EPOLL_TCP_BUSY:
@@ -150,6 +159,7 @@ final class NettyTransports {
                 b.childOption(IdtsChannelOption.ZERO_COPY_READS, false);
                 break;
             case EPOLL_TCP:
+            case IDTS_FALLBACK:
             case EPOLL_TCP_BUSY:
             case NIO_TCP:
                 b.childOption(ChannelOption.TCP_NODELAY, true);
@@ -178,6 +188,7 @@ final class NettyTransports {
                 b.option(IdtsChannelOption.ZERO_COPY_READS, false);
                 break;
             case EPOLL_TCP:
+            case IDTS_FALLBACK:
             case EPOLL_TCP_BUSY:
             case NIO_TCP:
                 b.option(ChannelOption.TCP_NODELAY, true);
@@ -196,6 +207,7 @@ final class NettyTransports {
             case IDTS_KEEP:
                 return IdtsAddress.of(name);
             case EPOLL_TCP:
+            case IDTS_FALLBACK:
             case EPOLL_TCP_BUSY:
             case NIO_TCP:
                 return new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
@@ -220,6 +232,17 @@ final class NettyTransports {
             return "idts:" + address;
         }
         throw new IllegalArgumentException("unexpected address " + address);
+    }
+
+    /**
+     * The address the client of {@code t} connects to, given the server's: for {@code IDTS_FALLBACK}, an IDTS service
+     * nobody serves with the server's TCP address, so that every connection takes the TCP fallback.
+     */
+    static SocketAddress clientAddress(Transport t, SocketAddress server) {
+        if (t == Transport.IDTS_FALLBACK) {
+            return IdtsAddress.of("bench-no-idts-" + ProcessHandle.current().pid()).withTcp((InetSocketAddress) server);
+        }
+        return server;
     }
 
     /** The inverse of {@link #format}. */

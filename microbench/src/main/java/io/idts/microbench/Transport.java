@@ -19,6 +19,11 @@ public enum Transport {
     IDTS_KEEP("idts-keep", "IDTS, keeping receiver"),
     /** Netty's epoll TCP over loopback, TCP_NODELAY: the reference of every ratio. */
     EPOLL_TCP("epoll-tcp", "epoll TCP"),
+    /**
+     * An IDTS client (IdtsChannel on an IdtsEventLoopGroup, an address with a TCP address) reaching a TCP-only server
+     * (epoll TCP, as {@link #EPOLL_TCP}): the TCP fallback route, whose cost against plain epoll TCP it measures.
+     */
+    IDTS_FALLBACK("idts-fallback", "IDTS client, TCP fallback"),
     /** Netty's NIO TCP over loopback, TCP_NODELAY. */
     NIO_TCP("nio-tcp", "NIO TCP"),
     /** Netty's epoll Unix-domain stream sockets. */
