@@ -1210,6 +1210,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 connector.close();
                 connector = null;
             }
+            // No ring to poll from now on: out of the handles IdtsIoHandler polls on every turn, so that a thousand
+            // TCP routes cost the loop nothing. The channel stays registered with Netty; its TCP channel is watched
+            // by the loop's epoll half, and closes it if the loop shuts down.
+            registration.cancel();
             InetSocketAddress tcpAddress = requestedRemoteAddress.tcpAddress();
             int timeoutMillis = 0;
             if (config.getConnectTimeoutMillis() > 0) {

@@ -89,8 +89,14 @@ public final class IdtsIoHandler implements IoHandler {
     @Override
     public int run(IoHandlerContext context) {
         int handled = pollHandles();
-        if (handled > 0 || !context.canBlock()) {
+        if (handled > 0) {
             return handled + pollEpollIfDue(System.nanoTime());
+        }
+        if (!context.canBlock()) {
+            // Tasks wait but the rings are idle: nothing to save by skipping the kernel, and the epoll channels of
+            // this loop (TCP routes among them) see their events as soon as on an epoll loop.
+            lastEpollPollNanos = System.nanoTime();
+            return epoll.run(nonBlocking);
         }
 
         long spinNanos = spinTimeNanos();

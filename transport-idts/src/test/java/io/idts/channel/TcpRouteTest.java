@@ -223,6 +223,19 @@ final class TcpRouteTest {
     }
 
     @Test
+    void shuttingTheGroupDownClosesATcpRouteChannel() throws Exception {
+        Channel server = bindTcpOnly();
+        int port = ((InetSocketAddress) server.localAddress()).getPort();
+        ChannelFuture connect = connect(address.withTcp("127.0.0.1", port), 5000);
+        assertTrue(connect.isSuccess(), () -> "connect failed: " + connect.cause());
+        assertEquals(IdtsRoute.TCP, ((IdtsChannel) connect.channel()).route());
+        // Not polled as an IDTS handle any more: its TCP channel, closed with the loop, closes it.
+        assertTrue(ProcessResources.shutDown(clientGroup), "client group terminated");
+        assertTrue(connect.channel().closeFuture().await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "channel closed");
+        server.close().sync();
+    }
+
+    @Test
     void tcpRouteHalfClosesAndCloses() throws Exception {
         BlockingQueue<Object> serverEvents = new LinkedBlockingQueue<>();
         Channel server = new ServerBootstrap().group(serverGroup).channel(EpollServerSocketChannel.class)
