@@ -13,6 +13,7 @@ import java.nio.file.Paths;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -218,5 +219,56 @@ final class IdtsAddressTest {
         assertThrows(IllegalArgumentException.class, () -> IdtsAddress.xen(-1, "orders"));
         assertThrows(IllegalArgumentException.class, () -> IdtsAddress.xen(IdtsAddress.MAX_DOMID + 1, "orders"));
         assertEquals(IdtsAddress.MAX_DOMID, IdtsAddress.xen(IdtsAddress.MAX_DOMID, "orders").domid());
+    }
+
+    @Test
+    void tcpAddressIsCarriedComparedAndWrittenOut() throws Exception {
+        IdtsAddress idts = IdtsAddress.of(Paths.get("/run/idts"), "orders");
+        IdtsAddress routed = idts.withTcp("orders.example.com", 7000);
+        assertEquals(idts, routed.withoutTcp());
+        assertNull(idts.tcpAddress());
+        assertEquals("orders.example.com", routed.tcpAddress().getHostString());
+        assertTrue(routed.tcpAddress().isUnresolved(), "resolved on each connect, not when made");
+        assertNotEquals(idts, routed);
+        assertNotEquals(routed, idts.withTcp("orders.example.com", 7001));
+        assertEquals(routed, idts.withTcp("orders.example.com", 7000));
+        assertEquals(routed.hashCode(), idts.withTcp("orders.example.com", 7000).hashCode());
+        assertEquals("/run/idts/orders|tcp:orders.example.com:7000", routed.toString());
+        assertEquals(routed, IdtsAddress.parse(routed.toString()));
+        assertEquals(idts.socketPath(), routed.socketPath());
+        assertEquals(idts.sibling("client-1"), routed.sibling("client-1"), "a sibling has no TCP address");
+
+        IdtsAddress xen = IdtsAddress.xen(0, "orders").withTcp(new java.net.InetSocketAddress("::1", 7000));
+        assertEquals("xen:0/orders|tcp:[0:0:0:0:0:0:0:1]:7000", xen.toString());
+        IdtsAddress parsed = IdtsAddress.parse("xen:0/orders|tcp:[::1]:7000");
+        assertEquals("::1", parsed.tcpAddress().getHostString());
+        assertEquals(7000, parsed.tcpAddress().getPort());
+        assertTrue(parsed.isXen());
+
+        try (ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+             ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+            out.writeObject(routed);
+            out.flush();
+            try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+                assertEquals(routed, in.readObject());
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = { "orders|tcp:", "orders|tcp:host", "orders|tcp:host:", "orders|tcp::7000",
+            "orders|tcp:host:70000", "orders|tcp:host:x", "orders|tcp:host:123456" })
+    void badTcpAddressesAreRefusedWithTheExpectedForm(String text) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> IdtsAddress.parse(text));
+        assertTrue(e.getMessage().contains("|tcp:<host>:<port>"), e.getMessage());
+    }
+
+    @Test
+    void tcpArgumentsAreChecked() {
+        IdtsAddress idts = IdtsAddress.of("orders");
+        assertThrows(NullPointerException.class, () -> idts.withTcp(null));
+        assertThrows(IllegalArgumentException.class, () -> idts.withTcp("", 7000));
+        assertThrows(IllegalArgumentException.class, () -> idts.withTcp("host", 65536));
+        assertEquals(idts, idts.withoutTcp());
     }
 }

@@ -41,6 +41,7 @@ import java.util.concurrent.TimeUnit;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -224,7 +225,7 @@ final class RendezvousSocketTest {
                         }).connect(address).sync().channel();
                 assertEquals(IdtsRoute.IDTS, ((IdtsChannel) client).route());
                 assertEquals(bytes, receiver.done().get(TIMEOUT_SECONDS, TimeUnit.SECONDS), child::describeOutput);
-                assertEquals(null, receiver.failure());
+                assertNull(receiver.failure());
                 client.close().sync();
             } finally {
                 assertTrue(ProcessResources.shutDown(group));
