@@ -131,7 +131,8 @@ class BenchmarkQuickTest {
         assertEquals(5, bandwidth.rounds);
         assertTrue(bandwidth.bandwidth && !bandwidth.rtt && !bandwidth.manyConnections);
         assertEquals(Arrays.asList(Transport.IDTS_NOTIFY, Transport.IDTS_NOTIFY_COPY, Transport.IDTS_KEEP,
-                Transport.EPOLL_TCP, Transport.EPOLL_UDS, Transport.AERON_IPC), bandwidth.transports);
+                Transport.EPOLL_TCP, Transport.IDTS_FALLBACK, Transport.EPOLL_UDS, Transport.AERON_IPC),
+                bandwidth.transports);
         assertEquals(ServerHandlers.Receiver.CONSUME, bandwidth.receiver);
         assertEquals(ServerHandlers.Receiver.DROP, Settings.parse("receiver=drop").receiver);
         assertThrows(IllegalArgumentException.class, () -> Settings.parse("receiver=keep"));
