@@ -1,11 +1,11 @@
 package io.idts.channel;
 
 import io.idts.linux.Errno;
-import io.idts.linux.EventFd;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.LinuxHost;
 import io.idts.linux.MemFd;
 import io.idts.linux.NativeIoException;
+import io.idts.linux.NotificationSocket;
 import io.idts.linux.PeerCredentials;
 import io.idts.linux.ReceivedMessage;
 import io.idts.linux.SharedMapping;
@@ -18,7 +18,7 @@ import java.net.ConnectException;
 
 /**
  * The connecting side of the host backend's handshake: connects to the acceptor's rendezvous socket, makes the
- * region and the two eventfds, sends the HELLO that carries them, and turns the acceptor's reply into a
+ * region and the notification socket pair, sends the HELLO that carries the region and the acceptor's end, and turns the acceptor's reply into a
  * {@link HostConnection}.
  */
 final class HostConnector implements IdtsBackend.PendingConnect {
@@ -26,8 +26,7 @@ final class HostConnector implements IdtsBackend.PendingConnect {
     private final IdtsAddress remote;
     private IoRegistration socketWatch;
     private int socketFd = -1;
-    private int toAcceptorFd = -1;
-    private int toConnectorFd = -1;
+    private int notificationFd = -1;
     private SharedMapping mapping;
     private RegionLayout layout;
     private final byte[] reply = new byte[1];
@@ -90,16 +89,17 @@ final class HostConnector implements IdtsBackend.PendingConnect {
         }
         long size = RegionLayout.regionSize(ringCapacity, ringCapacity);
         int memfd = MemFd.createSealed("idts:" + remote.service(), size);
+        int acceptorEnd = -1;
         try {
             mapping = SharedMapping.map(memfd, size);
             layout = RegionLayout.initialize(mapping.buffer(), ringCapacity, ringCapacity);
-            toAcceptorFd = EventFd.create();
-            toConnectorFd = EventFd.create();
+            int[] pair = NotificationSocket.createPair();
+            notificationFd = pair[0];
+            acceptorEnd = pair[1];
             byte[] hello = HostHandshake.encodeHello(local.service());
             int[] fds = new int[HostHandshake.FD_COUNT];
             fds[HostHandshake.FD_REGION] = memfd;
-            fds[HostHandshake.FD_TO_ACCEPTOR] = toAcceptorFd;
-            fds[HostHandshake.FD_TO_CONNECTOR] = toConnectorFd;
+            fds[HostHandshake.FD_NOTIFICATIONS] = acceptorEnd;
             int sent = UnixDomainSocket.send(socketFd, hello, 0, hello.length, fds);
             if (sent != hello.length) {
                 // A fresh local socket always has room for a few dozen bytes; anything else is a broken socket.
@@ -107,8 +107,9 @@ final class HostConnector implements IdtsBackend.PendingConnect {
                         + hello.length + " bytes sent)");
             }
         } finally {
-            // The acceptor received its own copy of the descriptor; the mapping keeps the memory alive for us.
+            // The acceptor received its own copies of the descriptors; the mapping keeps the memory alive for us.
             FileDescriptors.closeQuietly(memfd);
+            FileDescriptors.closeQuietly(acceptorEnd);
         }
     }
 
@@ -143,12 +144,11 @@ final class HostConnector implements IdtsBackend.PendingConnect {
         // The connection watches the socket from now on, for the acceptor's hang-up.
         cancelWatch();
         HostConnection connection =
-                new HostConnection(mapping, layout, true, toConnectorFd, toAcceptorFd, socketFd);
+                new HostConnection(mapping, layout, true, notificationFd, socketFd);
         // The connection owns them now.
         mapping = null;
         socketFd = -1;
-        toAcceptorFd = -1;
-        toConnectorFd = -1;
+        notificationFd = -1;
         return connection;
     }
 
@@ -168,10 +168,8 @@ final class HostConnector implements IdtsBackend.PendingConnect {
             mapping = null;
         }
         FileDescriptors.closeQuietly(socketFd);
-        FileDescriptors.closeQuietly(toAcceptorFd);
-        FileDescriptors.closeQuietly(toConnectorFd);
+        FileDescriptors.closeQuietly(notificationFd);
         socketFd = -1;
-        toAcceptorFd = -1;
-        toConnectorFd = -1;
+        notificationFd = -1;
     }
 }

@@ -6,8 +6,8 @@ import java.nio.charset.StandardCharsets;
 
 /**
  * The messages of the host backend's connect handshake over the rendezvous socket (docs/protocol.md, "Host connect
- * handshake"): the connector's HELLO, carrying the region's memfd and the two eventfds, and the acceptor's one-byte
- * reply.
+ * handshake"): the connector's HELLO, carrying the region's memfd and the acceptor's end of the notification socket
+ * pair, and the acceptor's one-byte reply.
  */
 final class HostHandshake {
 
@@ -20,9 +20,8 @@ final class HostHandshake {
 
     /** The descriptors of a HELLO, in this order. */
     static final int FD_REGION = 0;
-    static final int FD_TO_ACCEPTOR = 1;
-    static final int FD_TO_CONNECTOR = 2;
-    static final int FD_COUNT = 3;
+    static final int FD_NOTIFICATIONS = 1;
+    static final int FD_COUNT = 2;
 
     /** Reply codes: one byte from the acceptor. */
     static final byte ACCEPTED = 0;
@@ -30,9 +29,10 @@ final class HostHandshake {
     static final byte BAD_VERSION = 2;
     static final byte BAD_REGION = 3;
     static final byte PERMISSION_DENIED = 4;
-
-    /** How long an accepted socket may take to send its HELLO before the acceptor drops it. */
-    static final long HELLO_TIMEOUT_MILLIS = 10_000;
+    static final byte RING_TOO_LARGE = 5;
+    static final byte TOO_MANY_HANDSHAKES = 6;
+    static final byte SHARED_MEMORY_LIMIT = 7;
+    static final byte SERVER_ERROR = 8;
 
     private HostHandshake() {
     }
@@ -106,12 +106,23 @@ final class HostHandshake {
                 return "the server rejected the handshake message (protocol mismatch)";
             case BAD_VERSION:
                 return "the server does not speak IDTS protocol version " + RegionLayout.VERSION + " (it runs an IDTS "
-                        + "release of another protocol version, such as 1): run releases of the same protocol version "
-                        + "on both ends";
+                        + "release of another protocol version, such as " + (RegionLayout.VERSION - 1) + "): run releases "
+                        + "of the same protocol version on both ends";
             case BAD_REGION:
                 return "the server rejected the shared region (header, size or seals)";
             case PERMISSION_DENIED:
                 return "permission denied: the server runs as another user";
+            case RING_TOO_LARGE:
+                return "the server accepts no ring this large (its MAX_RING_CAPACITY option): connect with a smaller "
+                        + "RING_CAPACITY, or raise the server's limit";
+            case TOO_MANY_HANDSHAKES:
+                return "this process has as many connects under way as the server allows one process (its "
+                        + "MAX_PENDING_HANDSHAKES_PER_PROCESS option): retry once they completed";
+            case SHARED_MEMORY_LIMIT:
+                return "the connections of this user already hold as much shared memory as the server allows (its "
+                        + "MAX_SHARED_MEMORY_PER_USER option): close connections, use smaller rings, or raise the limit";
+            case SERVER_ERROR:
+                return "the server failed to set up the connection (its log says why): retry later";
             default:
                 return "the server answered with unknown code " + code;
         }

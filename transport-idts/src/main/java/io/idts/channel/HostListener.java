@@ -5,6 +5,7 @@ import io.idts.linux.FileDescriptors;
 import io.idts.linux.LinuxHost;
 import io.idts.linux.MemFd;
 import io.idts.linux.NativeIoException;
+import io.idts.linux.NotificationSocket;
 import io.idts.linux.PeerCredentials;
 import io.idts.linux.ReceivedMessage;
 import io.idts.linux.SharedMapping;
@@ -19,13 +20,21 @@ import io.netty.util.internal.logging.InternalLoggerFactory;
 import java.io.IOException;
 import java.net.BindException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The accepting side of the host backend: the listening rendezvous socket, accepted as long as the server has room,
- * and the acceptor's half of the handshake on each accepted socket ({@link #receiveHello(int, IdtsAddress)}).
+ * and the acceptor's half of the handshake on each accepted socket ({@link #receiveHello}).
+ *
+ * <p>Every connecting process is untrusted (docs/security.md). Nothing it does reaches the event loop as an exception:
+ * a handshake that fails for any reason answers the connector with a reply code when it can, releases what it took
+ * and logs the reason, at warning level once per process. The limits of {@link IdtsServerChannelConfig} bound what
+ * one process or user may make the server hold: pending handshakes per process, ring capacity, shared memory per user.
  */
 final class HostListener implements IdtsBackend.Listener {
 
@@ -38,14 +47,40 @@ final class HostListener implements IdtsBackend.Listener {
     /** How many connections the listening socket hands over per turn of the event loop, before others get a go. */
     private static final int ACCEPTS_PER_TURN = 16;
 
+    /**
+     * How long accepting pauses after the process ran out of descriptors ({@code EMFILE}, {@code ENFILE}). The
+     * listening socket is edge-triggered and the connections stay queued, so nothing would wake it again: it retries
+     * on a timer instead, as Netty's server channels do through {@code ServerBootstrap}'s one-second pause.
+     */
+    private static final long DESCRIPTOR_RETRY_MILLIS = 100;
+
+    /** How many processes' rejections are remembered, so that each is logged at warning level once. */
+    private static final int WARNED_PROCESSES = 1024;
+
+    private static final int[] NO_FDS = new int[0];
+    private static final Runnable NOTHING_TO_UNDO = () -> { };
+
     private final IdtsAddress address;
     private final int fd;
     private final IdtsIoHandler handler;
     private final EventLoop loop;
     private final IdtsBackend.ListenerEvents events;
     private final Set<PendingHandshake> handshakes = new HashSet<>();
+    /** Pending handshakes per connecting process id. */
+    private final Map<Integer, Integer> pendingPerProcess = new HashMap<>();
+    private final SharedMemoryBudget sharedMemory = new SharedMemoryBudget();
+    /** Processes whose rejection was logged at warning level already (the oldest forgotten first). */
+    private final Map<Integer, Boolean> warnedProcesses = new LinkedHashMap<Integer, Boolean>() {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Integer, Boolean> eldest) {
+            return size() > WARNED_PROCESSES;
+        }
+    };
     private IoRegistration listenWatch;
     private boolean acceptPaused;
+    private boolean outOfDescriptors;
     private boolean closed;
 
     private HostListener(IdtsAddress address, int fd, IdtsIoHandler handler, EventLoop loop,
@@ -109,9 +144,17 @@ final class HostListener implements IdtsBackend.Listener {
                     drained = true;
                     break;
                 }
+                if (outOfDescriptors) {
+                    outOfDescriptors = false;
+                    logger.info("{} accepts IDTS connections again: descriptors came free", this);
+                }
                 startHandshake(socket);
             }
-        } catch (IOException e) {
+        } catch (NativeIoException e) {
+            if (e.errno() == Errno.EMFILE || e.errno() == Errno.ENFILE) {
+                outOfDescriptors(e);
+                return;
+            }
             drained = true;
             events.failed(e);
         }
@@ -119,6 +162,20 @@ final class HostListener implements IdtsBackend.Listener {
             // A burst larger than one turn's worth may still wait, and no new edge will tell us.
             loop.execute(this::acceptReady);
         }
+    }
+
+    /**
+     * accept4 found no free descriptor: the connection stays queued, and no new edge may ever come. Retries on a
+     * timer until descriptors come free; warns once per shortage, not once per retry.
+     */
+    private void outOfDescriptors(NativeIoException e) {
+        if (!outOfDescriptors) {
+            outOfDescriptors = true;
+            logger.warn("{} cannot accept IDTS connections: the process has no free file descriptor ({}); the "
+                    + "connections wait in the backlog and are accepted as soon as descriptors come free (raise the "
+                    + "limit, ulimit -n, or close connections)", this, e.getMessage());
+        }
+        loop.schedule(this::acceptReady, DESCRIPTOR_RETRY_MILLIS, TimeUnit.MILLISECONDS);
     }
 
     @Override
@@ -129,8 +186,37 @@ final class HostListener implements IdtsBackend.Listener {
         }
     }
 
+    /**
+     * Checks who connected, then takes the HELLO at once if it is there (a well-behaved connector sends it right
+     * after connecting); otherwise the socket waits for it, within the process's share of handshake slots.
+     */
     private void startHandshake(int socket) {
-        PendingHandshake handshake = new PendingHandshake(socket);
+        PeerCredentials peer;
+        try {
+            peer = UnixDomainSocket.peerCredentials(socket);
+        } catch (NativeIoException e) {
+            logger.debug("Dropped a connection to {}: no peer credentials: {}", address, e.getMessage());
+            FileDescriptors.closeQuietly(socket);
+            return;
+        }
+        if (peer.uid() != LinuxHost.uid()) {
+            // Refused before its HELLO is read: a foreign user can never connect, so it holds no slot either.
+            refuse(socket, peer, new HostHandshake.Rejection(HostHandshake.PERMISSION_DENIED, "process "
+                    + peer.pid() + " of uid " + peer.uid() + " may not connect to a server of uid " + LinuxHost.uid()));
+            return;
+        }
+        if (receive(socket, peer, NOTHING_TO_UNDO)) {
+            return;
+        }
+        IdtsServerChannelConfig config = events.config();
+        int pending = pendingPerProcess.getOrDefault(peer.pid(), 0);
+        if (pending >= config.getMaxPendingHandshakesPerProcess()) {
+            refuse(socket, peer, new HostHandshake.Rejection(HostHandshake.TOO_MANY_HANDSHAKES, "process "
+                    + peer.pid() + " has " + pending + " connections whose handshake has not arrived, the most "
+                    + "the server allows one process (MAX_PENDING_HANDSHAKES_PER_PROCESS)"));
+            return;
+        }
+        PendingHandshake handshake = new PendingHandshake(socket, peer);
         try {
             handshake.watch = handler.watch(
                     new FdWatch(socket, ops -> handshake.ready()), EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP));
@@ -139,9 +225,70 @@ final class HostListener implements IdtsBackend.Listener {
             FileDescriptors.closeQuietly(socket);
             return;
         }
-        handshake.timeout = loop.schedule(handshake::expire, HostHandshake.HELLO_TIMEOUT_MILLIS,
+        int timeoutMillis = config.getHelloTimeoutMillis();
+        handshake.timeout = loop.schedule(() -> handshake.expire(timeoutMillis), timeoutMillis,
                 TimeUnit.MILLISECONDS);
         handshakes.add(handshake);
+        pendingPerProcess.put(peer.pid(), pending + 1);
+    }
+
+    /**
+     * Tries the handshake on {@code socket}. Whatever fails, the connector gets a reply code if it can, and everything
+     * is released; nothing is thrown.
+     *
+     * @param ended runs first if the handshake ended, before the socket is handed over or closed
+     * @return {@code false} if the HELLO has not arrived yet (the socket is still open), {@code true} if the
+     *         handshake ended (the connection was handed to the server, or the socket was closed)
+     */
+    private boolean receive(int socket, PeerCredentials peer, Runnable ended) {
+        Accepted accepted;
+        try {
+            accepted = receiveHello(socket, peer);
+            if (accepted == null) {
+                return false;
+            }
+        } catch (HostHandshake.Rejection rejection) {
+            ended.run();
+            refuse(socket, peer, rejection);
+            return true;
+        } catch (IOException e) {
+            ended.run();
+            logger.debug("IDTS handshake on {} failed: {}", address, e.getMessage());
+            FileDescriptors.closeQuietly(socket);
+            return true;
+        } catch (RuntimeException e) {
+            // A bug of ours, not the connector's doing: it still gets an answer, and the loop never sees it.
+            ended.run();
+            reply(socket, HostHandshake.SERVER_ERROR);
+            FileDescriptors.closeQuietly(socket);
+            logger.warn("IDTS handshake of process {} on {} failed", peer.pid(), address, e);
+            return true;
+        }
+        ended.run();
+        events.accepted(accepted);
+        return true;
+    }
+
+    /** Sends the rejection's code, closes the socket and logs why, at warning level once per process. */
+    private void refuse(int socket, PeerCredentials peer, HostHandshake.Rejection rejection) {
+        reply(socket, rejection.code());
+        FileDescriptors.closeQuietly(socket);
+        if (warnedProcesses.put(peer.pid(), Boolean.TRUE) == null) {
+            logger.warn("Rejected an IDTS connection to {} from process {} (uid {}): {} (further rejections of this "
+                    + "process are logged at debug level)", address, peer.pid(), peer.uid(), rejection.getMessage());
+        } else {
+            logger.debug("Rejected an IDTS connection to {} from process {} (uid {}): {}", address, peer.pid(),
+                    peer.uid(), rejection.getMessage());
+        }
+    }
+
+    /** One byte, without blocking: a connector whose socket buffer is full has no need for an answer. */
+    private static void reply(int socket, byte code) {
+        try {
+            UnixDomainSocket.send(socket, new byte[] { code }, 0, 1, NO_FDS);
+        } catch (IOException e) {
+            logger.debug("Could not send IDTS reply code {}", code, e);
+        }
     }
 
     @Override
@@ -163,48 +310,51 @@ final class HostListener implements IdtsBackend.Listener {
     /** An accepted socket whose HELLO has not arrived yet. */
     private final class PendingHandshake {
         private final int socket;
+        private final PeerCredentials peer;
         IoRegistration watch;
         Future<?> timeout;
 
-        PendingHandshake(int socket) {
+        PendingHandshake(int socket, PeerCredentials peer) {
             this.socket = socket;
+            this.peer = peer;
         }
 
         void ready() {
-            Accepted accepted;
-            try {
-                accepted = receiveHello(socket, address);
-                if (accepted == null) {
-                    return;
-                }
-            } catch (HostHandshake.Rejection | IOException e) {
-                logger.debug("IDTS handshake on {} failed: {}", address, e.getMessage());
+            if (handshakes.contains(this)) {
+                // The watch goes before the socket is closed or handed to the connection, which watches it itself.
+                receive(socket, peer, this::forget);
+            }
+        }
+
+        void expire(int timeoutMillis) {
+            if (handshakes.contains(this)) {
+                logger.warn("Dropped a connection to {} from process {}: no IDTS handshake within {} ms "
+                        + "(HELLO_TIMEOUT_MILLIS)", address, peer.pid(), timeoutMillis);
                 abort();
+            }
+        }
+
+        /** The handshake is over: its slot is free. */
+        private void forget() {
+            if (!handshakes.remove(this)) {
                 return;
             }
-            finish();
-            events.accepted(accepted);
-        }
-
-        void expire() {
-            if (handshakes.contains(this)) {
-                logger.warn("Dropped a connection to {}: no IDTS handshake within {} ms", address,
-                        HostHandshake.HELLO_TIMEOUT_MILLIS);
-                abort();
-            }
-        }
-
-        /** The connection owns the socket now: stop watching it, keep it open. */
-        private void finish() {
-            handshakes.remove(this);
             watch.cancel();
             timeout.cancel(false);
+            int left = pendingPerProcess.getOrDefault(peer.pid(), 1) - 1;
+            if (left <= 0) {
+                pendingPerProcess.remove(peer.pid());
+            } else {
+                pendingPerProcess.put(peer.pid(), left);
+            }
+            resume();
         }
 
         void abort() {
-            finish();
-            FileDescriptors.closeQuietly(socket);
-            resume();
+            if (handshakes.contains(this)) {
+                forget();
+                FileDescriptors.closeQuietly(socket);
+            }
         }
     }
 
@@ -214,7 +364,6 @@ final class HostListener implements IdtsBackend.Listener {
      */
     static final class Accepted extends IdtsBackend.Accepted {
         private static final byte[] ACCEPTED_REPLY = { HostHandshake.ACCEPTED };
-        private static final int[] NO_FDS = new int[0];
 
         private final HostConnection connection;
 
@@ -234,78 +383,93 @@ final class HostListener implements IdtsBackend.Listener {
 
     /**
      * Runs the acceptor's half of the handshake on an accepted socket once it is readable: reads the HELLO with its
-     * descriptors, checks everything the connector sent and maps the region; a rejection is replied at once, the
-     * acceptance by {@link Accepted#confirm()}. On success the connection owns the socket; on any failure the caller
-     * closes the socket.
+     * descriptors, checks everything the connector sent against the protocol and the server's limits, and maps the
+     * region. On success the connection owns the socket; on any failure everything received is released and the
+     * caller answers and closes the socket.
      *
      * @return the connection, or {@code null} if the HELLO has not arrived yet
-     * @throws HostHandshake.Rejection if the HELLO was refused (the rejection code was sent back)
+     * @throws HostHandshake.Rejection if the HELLO is refused: the caller sends its code
      * @throws IOException if the connector hung up or the socket failed
      */
-    static Accepted receiveHello(int socketFd, IdtsAddress local) throws IOException, HostHandshake.Rejection {
+    private Accepted receiveHello(int socketFd, PeerCredentials peer) throws IOException, HostHandshake.Rejection {
         byte[] hello = new byte[HostHandshake.HELLO_MAX_SIZE];
-        ReceivedMessage message =
-                UnixDomainSocket.receive(socketFd, hello, 0, hello.length, HostHandshake.FD_COUNT);
+        ReceivedMessage message;
+        try {
+            message = UnixDomainSocket.receive(socketFd, hello, 0, hello.length, HostHandshake.FD_COUNT);
+        } catch (NativeIoException e) {
+            if (e.errno() == NativeIoException.NO_ERRNO) {
+                // More descriptors than a HELLO carries (those that arrived are closed already).
+                throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "HELLO: " + e.getMessage()
+                        + "; a HELLO carries exactly " + HostHandshake.FD_COUNT);
+            }
+            throw e;
+        }
         if (message.bytes() < 0) {
             return null;
         }
+        IdtsServerChannelConfig config = events.config();
         int[] fds = message.fds();
         SharedMapping mapping = null;
+        long reserved = 0;
         boolean success = false;
         try {
             if (message.bytes() == 0) {
                 throw new IOException("the connecting process hung up before its IDTS handshake");
             }
-            PeerCredentials peer = UnixDomainSocket.peerCredentials(socketFd);
-            if (peer.uid() != LinuxHost.uid()) {
-                throw new HostHandshake.Rejection(HostHandshake.PERMISSION_DENIED, "process " + peer.pid()
-                        + " of uid " + peer.uid() + " may not connect to a server of uid " + LinuxHost.uid());
-            }
             String peerName = HostHandshake.decodeHello(hello, message.bytes());
+            IdtsAddress peerAddress = peerAddress(peerName);
             if (fds.length != HostHandshake.FD_COUNT) {
                 throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "HELLO carries " + fds.length
                         + " descriptors instead of " + HostHandshake.FD_COUNT);
             }
             int regionFd = fds[HostHandshake.FD_REGION];
-            int toAcceptorFd = fds[HostHandshake.FD_TO_ACCEPTOR];
-            int toConnectorFd = fds[HostHandshake.FD_TO_CONNECTOR];
+            int notificationFd = fds[HostHandshake.FD_NOTIFICATIONS];
             checkSeals(regionFd);
             long size = FileDescriptors.size(regionFd);
-            long maxSize = RegionLayout.regionSize(RegionLayout.MAX_RING_CAPACITY, RegionLayout.MAX_RING_CAPACITY);
+            int maxRing = config.getMaxRingCapacity();
+            long maxSize = RegionLayout.regionSize(maxRing, maxRing);
             long minSize = RegionLayout.regionSize(RegionLayout.MIN_RING_CAPACITY, RegionLayout.MIN_RING_CAPACITY);
-            if (size < minSize || size > maxSize) {
+            if (size < minSize) {
                 throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, "region of " + size
-                        + " bytes is outside [" + minSize + ", " + maxSize + ']');
+                        + " bytes is smaller than the smallest, " + minSize);
             }
-            if (!FileDescriptors.isEventFd(toAcceptorFd) || !FileDescriptors.isEventFd(toConnectorFd)) {
-                throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "notification descriptors are not "
-                        + "eventfds: " + FileDescriptors.describe(toAcceptorFd) + ", "
-                        + FileDescriptors.describe(toConnectorFd));
+            if (size > maxSize) {
+                throw new HostHandshake.Rejection(HostHandshake.RING_TOO_LARGE, "region of " + size
+                        + " bytes is larger than two rings of this server's MAX_RING_CAPACITY (" + maxRing
+                        + " bytes) make, " + maxSize);
             }
-            // The connector made them non-blocking, but it is untrusted: a blocking write would stall our loop.
-            FileDescriptors.setNonBlocking(toAcceptorFd);
-            FileDescriptors.setNonBlocking(toConnectorFd);
-            mapping = SharedMapping.map(regionFd, size);
+            if (!NotificationSocket.isUnixStreamSocket(notificationFd)) {
+                throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "the notification descriptor is not a "
+                        + "Unix stream socket: " + FileDescriptors.describe(notificationFd));
+            }
+            long limit = config.getMaxSharedMemoryPerUser();
+            if (!sharedMemory.reserve(peer.uid(), size, limit)) {
+                throw new HostHandshake.Rejection(HostHandshake.SHARED_MEMORY_LIMIT, "a region of " + size
+                        + " bytes would take the shared memory of uid " + peer.uid() + "'s connections past this "
+                        + "server's MAX_SHARED_MEMORY_PER_USER, " + limit + " bytes (" + sharedMemory.mapped(peer.uid())
+                        + " mapped)");
+            }
+            reserved = size;
+            mapping = map(regionFd, size);
             RegionLayout layout;
             try {
                 layout = RegionLayout.validate(mapping.buffer());
             } catch (IdtsProtocolException e) {
                 throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, e.getMessage());
             }
-            HostConnection connection =
-                    new HostConnection(mapping, layout, false, toAcceptorFd, toConnectorFd, socketFd);
+            for (int ring = 0; ring < 2; ring++) {
+                if (layout.capacity(ring) > maxRing) {
+                    throw new HostHandshake.Rejection(HostHandshake.RING_TOO_LARGE, "ring " + ring + " of "
+                            + layout.capacity(ring) + " bytes is larger than this server's MAX_RING_CAPACITY, "
+                            + maxRing);
+                }
+            }
+            int uid = peer.uid();
+            HostConnection connection = new HostConnection(mapping, layout, false, notificationFd, socketFd,
+                    () -> sharedMemory.release(uid, size));
             FileDescriptors.closeQuietly(regionFd);
             success = true;
-            return new Accepted(connection, local.sibling(peerName));
-        } catch (HostHandshake.Rejection rejection) {
-            byte[] code = { rejection.code() };
-            try {
-                UnixDomainSocket.send(socketFd, code, 0, 1, new int[0]);
-            } catch (IOException e) {
-                logger.debug("Could not send IDTS rejection code {}", rejection.code(), e);
-            }
-            logger.warn("Rejected an IDTS connection: {}", rejection.getMessage());
-            throw rejection;
+            return new Accepted(connection, peerAddress);
         } catch (NativeIoException e) {
             throw new IOException("IDTS handshake failed: " + e.getMessage(), e);
         } finally {
@@ -313,10 +477,35 @@ final class HostListener implements IdtsBackend.Listener {
                 if (mapping != null) {
                     mapping.close();
                 }
+                if (reserved > 0) {
+                    sharedMemory.release(peer.uid(), reserved);
+                }
                 for (int fd : fds) {
                     FileDescriptors.closeQuietly(fd);
                 }
             }
+        }
+    }
+
+    /** The connector's address: its service name in this server's rendezvous directory. */
+    private IdtsAddress peerAddress(String peerName) throws HostHandshake.Rejection {
+        try {
+            return address.sibling(peerName);
+        } catch (IllegalArgumentException e) {
+            // A long rendezvous directory leaves less room for names: the connector could not listen under it either.
+            throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "HELLO names the connector '" + peerName
+                    + "', too long for this server's rendezvous directory: " + e.getMessage());
+        }
+    }
+
+    /** Maps the region shared and writable; a memfd that cannot be (write seals, read-only, hugetlb) is refused. */
+    private static SharedMapping map(int regionFd, long size) throws HostHandshake.Rejection {
+        try {
+            return SharedMapping.map(regionFd, size);
+        } catch (NativeIoException | IllegalArgumentException e) {
+            throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, "the region cannot be mapped shared and "
+                    + "writable (" + FileDescriptors.describe(regionFd) + "; a write-sealed, read-only or hugetlb "
+                    + "memfd cannot): " + e.getMessage());
         }
     }
 

@@ -79,6 +79,9 @@ interface IdtsBackend {
 
     /** What a {@link Listener} reports to its server channel. */
     interface ListenerEvents {
+        /** The server's configuration, with the limits a listener enforces; read it when a handshake starts. */
+        IdtsServerChannelConfig config();
+
         /** How many more connections the server takes now, besides the handshakes under way. */
         int room();
 

@@ -38,7 +38,7 @@ import java.nio.ByteOrder;
 final class RegionLayout {
 
     static final int MAGIC = 0x49445453; // "IDTS"
-    static final int VERSION = 2;
+    static final int VERSION = 3;
 
     /** Slices of each ring's data: a power of two, and at most 64 so that a set of slices fits a {@code long}. */
     static final int SLICES_PER_RING = 64;

@@ -3,6 +3,7 @@ package io.idts.channel;
 import io.idts.linux.EventFd;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.MemFd;
+import io.idts.linux.NotificationSocket;
 import io.idts.linux.ReceivedMessage;
 import io.idts.linux.SharedMapping;
 import io.idts.linux.UnixDomainSocket;
@@ -107,15 +108,12 @@ class HostListenerTest {
     }
 
     @Test
-    void helloWithTwoDescriptorsIsRefused() throws Exception {
+    void helloWithOneDescriptorIsRefused() throws Exception {
         int region = validRegion();
-        int toAcceptor = EventFd.create();
         try {
-            assertEquals(HostHandshake.BAD_HELLO,
-                    send(HostHandshake.encodeHello("attacker"), new int[] { region, toAcceptor }));
+            assertEquals(HostHandshake.BAD_HELLO, send(HostHandshake.encodeHello("attacker"), new int[] { region }));
         } finally {
             FileDescriptors.closeQuietly(region);
-            FileDescriptors.closeQuietly(toAcceptor);
         }
     }
 
@@ -138,7 +136,7 @@ class HostListenerTest {
     }
 
     @Test
-    void notificationDescriptorsThatAreNotEventfdsAreRefused() throws Exception {
+    void notificationDescriptorThatIsNotASocketIsRefused() throws Exception {
         assertEquals(HostHandshake.BAD_HELLO, handshake(HostHandshake.encodeHello("attacker"), validRegion(), false));
     }
 
@@ -193,19 +191,18 @@ class HostListenerTest {
     }
 
     /**
-     * Sends {@code hello} with {@code region} and two notification descriptors (eventfds, or copies of the region if
-     * {@code eventfds} is false), closes what it sent, and returns the acceptor's reply code.
+     * Sends {@code hello} with {@code region} and a notification descriptor (one end of a socket pair, or a copy of
+     * the region if {@code socket} is false), closes what it sent, and returns the acceptor's reply code.
      */
-    private int handshake(byte[] hello, int region, boolean eventfds) throws Exception {
-        int toAcceptor = eventfds ? EventFd.create() : region;
-        int toConnector = eventfds ? EventFd.create() : region;
+    private int handshake(byte[] hello, int region, boolean socket) throws Exception {
+        int[] pair = socket ? NotificationSocket.createPair() : new int[] { -1, region };
         try {
-            return send(hello, new int[] { region, toAcceptor, toConnector });
+            return send(hello, new int[] { region, pair[1] });
         } finally {
             FileDescriptors.closeQuietly(region);
-            if (eventfds) {
-                FileDescriptors.closeQuietly(toAcceptor);
-                FileDescriptors.closeQuietly(toConnector);
+            if (socket) {
+                FileDescriptors.closeQuietly(pair[0]);
+                FileDescriptors.closeQuietly(pair[1]);
             }
         }
     }
