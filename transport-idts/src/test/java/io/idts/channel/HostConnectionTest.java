@@ -82,14 +82,14 @@ final class HostConnectionTest {
             try (ChildJvm attacker = ChildJvm.start(NotificationAttackerMain.class, address.toString(),
                     Integer.toString(ATTACKERS))) {
                 attacker.awaitLine("ATTACKED", STARTUP_TIMEOUT);
-                // Each attacker shut its output down: the server closes its side, which notifies the attacker, whose
+                for (int round = 0; round < ROUNDS; round++) {
+                    echo.roundTrip(client, random, "round " + round + " of " + ROUNDS + " during the attack");
+                }
+                // Each attacker shut its output down: the server closed its side, which notified the attacker, whose
                 // notification buffer is full and whose descriptors were made blocking.
                 assertTrue(attackersClosed.await(ECHO_TIMEOUT_SECONDS, TimeUnit.SECONDS),
                         "the server closed the attackers' channels (notifying each) within " + ECHO_TIMEOUT_SECONDS
                                 + " s; " + attackersClosed.getCount() + " left");
-                for (int round = 0; round < ROUNDS; round++) {
-                    echo.roundTrip(client, random, "round " + round + " of " + ROUNDS + " during the attack");
-                }
                 // New clients are still accepted.
                 Echo second = new Echo();
                 Channel another = new Bootstrap().group(clientGroup).channel(IdtsChannel.class).handler(second)

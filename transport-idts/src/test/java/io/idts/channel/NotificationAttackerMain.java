@@ -9,6 +9,8 @@ import io.idts.linux.ReceivedMessage;
 import io.idts.linux.SharedMapping;
 import io.idts.linux.UnixDomainSocket;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -42,8 +44,13 @@ public final class NotificationAttackerMain {
         int count = Integer.parseInt(args[1]);
         List<SharedMapping> mappings = new ArrayList<>();
         List<Integer> fds = new ArrayList<>();
+        List<Runnable> triggers = new ArrayList<>();
         for (int i = 0; i < count; i++) {
-            attack(server, "attacker-" + i, mappings, fds);
+            triggers.add(attack(server, "attacker-" + i, mappings, fds));
+        }
+        // Only once every connection is set up: the server's loop may not be able to accept any more afterwards.
+        for (Runnable trigger : triggers) {
+            trigger.run();
         }
         System.out.println("ATTACKED");
         System.out.flush();
@@ -56,7 +63,8 @@ public final class NotificationAttackerMain {
         }
     }
 
-    private static void attack(IdtsAddress server, String name, List<SharedMapping> mappings, List<Integer> fds)
+    /** Sets a connection up for the attack; the trigger asks to be woken and shuts the output down. */
+    private static Runnable attack(IdtsAddress server, String name, List<SharedMapping> mappings, List<Integer> fds)
             throws Exception {
         int socket = UnixDomainSocket.connect(server.abstractSocketName());
         fds.add(socket);
@@ -89,12 +97,22 @@ public final class NotificationAttackerMain {
         while (UnixDomainSocket.send(servers, FILLER, 0, FILLER.length, NO_FDS) > 0) {
             // Never read: every later notification of the server finds the buffer full.
         }
+        return () -> {
+            trigger(region);
+            try {
+                NotificationSocket.signal(own);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        };
+    }
+
+    private static void trigger(ByteBuffer region) {
         RegionLayout.INT.setVolatile(region, RegionLayout.consumerFlagsOffset(RegionLayout.RING_ACCEPTOR_TO_CONNECTOR),
                 RegionLayout.FLAG_WAITING_FOR_DATA);
         RegionLayout.INT.setRelease(region, RegionLayout.producerStateOffset(RegionLayout.RING_CONNECTOR_TO_ACCEPTOR),
                 RegionLayout.STATE_OUTPUT_SHUTDOWN);
         VarHandle.fullFence();
-        NotificationSocket.signal(own);
     }
 
     private static void awaitAccepted(int socket) throws Exception {
