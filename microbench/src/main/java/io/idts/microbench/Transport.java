@@ -8,7 +8,7 @@ import java.util.Locale;
 public enum Transport {
     /** IDTS, the event loops polling the rings for a while (the spin time) before they block. */
     IDTS_SPIN("idts-spin", "IDTS, spinning"),
-    /** IDTS, the event loops never spinning: every wake-up is an eventfd notification. The transport's defaults. */
+    /** IDTS, the event loops never spinning: every wake-up is a notification. The transport's defaults. */
     IDTS_NOTIFY("idts-notify", "IDTS, notify only"),
     /** IDTS notify only, but reads copy into the allocator's buffers (ZERO_COPY_READS false): what zero copy saves. */
     IDTS_NOTIFY_COPY("idts-notify-copy", "IDTS, notify, copies"),

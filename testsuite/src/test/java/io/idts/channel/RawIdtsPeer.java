@@ -355,7 +355,7 @@ public final class RawIdtsPeer implements Closeable {
         }
     }
 
-    /** No room: WAITING_FOR_SPACE, fence, re-check, then sleep on our eventfd. */
+    /** No room: WAITING_FOR_SPACE, fence, re-check, then sleep on our notification socket. */
     private void awaitSpace(long deadline) throws IOException {
         int flagsOffset = RegionLayout.producerFlagsOffset(TX);
         INT.setRelease(region, flagsOffset, FLAG_WAITING_FOR_SPACE);

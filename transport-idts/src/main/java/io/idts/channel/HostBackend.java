@@ -3,8 +3,8 @@ package io.idts.channel;
 import io.netty.channel.EventLoop;
 
 /**
- * The host backend: processes of one Linux host, a sealed memfd region and two eventfds handed over a Unix-domain
- * socket in the abstract namespace (see {@code docs/protocol.md}, "Host handshake").
+ * The host backend: processes of one Linux host, a sealed memfd region and one end of a notification socket pair
+ * handed over a Unix-domain socket in the abstract namespace (see {@code docs/protocol.md}, "Host handshake").
  */
 final class HostBackend implements IdtsBackend {
 

@@ -531,7 +531,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // Event-loop side: polled by IdtsIoHandler, woken by the notification eventfd and the rendezvous socket.
+    // Event-loop side: polled by IdtsIoHandler, woken by the notification socket and the rendezvous socket.
 
     private int poll() {
         if (connection == null) {
