@@ -2,7 +2,6 @@ package io.idts.testsuite;
 
 import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsProtocolException;
-import io.idts.channel.RawIdtsPeer;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;

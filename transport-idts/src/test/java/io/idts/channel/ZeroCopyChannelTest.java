@@ -1,5 +1,7 @@
 package io.idts.channel;
 
+import io.idts.channel.ring.ViewByteBuf;
+
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
@@ -357,7 +359,7 @@ final class ZeroCopyChannelTest {
         PatternReceiver receiver = new PatternReceiver(size);
         bind(b -> { }, receiver);
         Channel client = connect(b -> b.option(IdtsChannelOption.RING_CAPACITY, SMALL_RING));
-        assertTrue(FileRegionAccess.AVAILABLE);
+        assertTrue(FileRegionTransfer.AVAILABLE);
         DefaultFileRegion region = new DefaultFileRegion(path.toFile(), 17, size);
         ChannelFuture write = client.writeAndFlush(region);
         assertEquals(size, await(receiver.done()));
@@ -516,10 +518,10 @@ final class ZeroCopyChannelTest {
                 return composite.numComponents() > 0;
             }
             ByteBuf b = buf;
-            while (!(b instanceof RingBuf) && b.unwrap() != null) {
+            while (!(b instanceof ViewByteBuf) && b.unwrap() != null) {
                 b = b.unwrap();
             }
-            return b instanceof RingBuf;
+            return b instanceof ViewByteBuf;
         }
     }
 
@@ -643,7 +645,7 @@ final class ZeroCopyChannelTest {
     }
 
     /** Encodes an Integer n as the next n bytes of the stream pattern, through claims where it can. */
-    static final class PatternFrameEncoder extends RingClaimEncoder<Integer> {
+    static final class PatternFrameEncoder extends IdtsClaimEncoder<Integer> {
         private long position;
 
         @Override

@@ -1,0 +1,539 @@
+package io.idts.channel.host;
+
+import io.idts.channel.IdtsAddress;
+import io.idts.channel.IdtsIoHandler;
+import io.idts.channel.IdtsProtocolException;
+import io.idts.channel.IdtsServerChannelConfig;
+import io.idts.channel.backend.FdWatch;
+import io.idts.channel.backend.IdtsBackend;
+import io.idts.channel.ring.RegionLayout;
+
+import io.idts.linux.Errno;
+import io.idts.linux.FileDescriptors;
+import io.idts.linux.LinuxHost;
+import io.idts.linux.MemFd;
+import io.idts.linux.NativeIoException;
+import io.idts.linux.NotificationSocket;
+import io.idts.linux.PeerCredentials;
+import io.idts.linux.ReceivedMessage;
+import io.idts.linux.SharedMapping;
+import io.idts.linux.UnixDomainSocket;
+import io.netty.channel.EventLoop;
+import io.netty.channel.IoRegistration;
+import io.netty.channel.epoll.EpollIoOps;
+import io.netty.util.concurrent.Future;
+import io.netty.util.internal.logging.InternalLogger;
+import io.netty.util.internal.logging.InternalLoggerFactory;
+
+import java.io.IOException;
+import java.net.BindException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The accepting side of the host backend: the listening rendezvous socket, accepted as long as the server has room,
+ * and the acceptor's half of the handshake on each accepted socket ({@link #receiveHello}).
+ *
+ * <p>Every connecting process is untrusted (docs/security.md). Nothing it does reaches the event loop as an exception:
+ * a handshake that fails for any reason answers the connector with a reply code when it can, releases what it took
+ * and logs the reason, at warning level once per process. The limits of {@link IdtsServerChannelConfig} bound what
+ * one process or user may make the server hold: pending handshakes per process, ring capacity, shared memory per user.
+ */
+public final class HostListener implements IdtsBackend.Listener {
+
+    private static final InternalLogger logger = InternalLoggerFactory.getInstance(HostListener.class);
+
+    /** Connections waiting in the kernel for accept(); bursts beyond it are retried by the connectors. */
+    private static final int BACKLOG = 4096;
+    private static final int REQUIRED_SEALS = MemFd.F_SEAL_SHRINK | MemFd.F_SEAL_GROW | MemFd.F_SEAL_SEAL;
+
+    /** How many connections the listening socket hands over per turn of the event loop, before others get a go. */
+    private static final int ACCEPTS_PER_TURN = 16;
+
+    /**
+     * How long accepting pauses after the process ran out of descriptors ({@code EMFILE}, {@code ENFILE}). The
+     * listening socket is edge-triggered and the connections stay queued, so nothing would wake it again: it retries
+     * on a timer instead, as Netty's server channels do through {@code ServerBootstrap}'s one-second pause.
+     */
+    private static final long DESCRIPTOR_RETRY_MILLIS = 100;
+
+    /** How many processes' rejections are remembered, so that each is logged at warning level once. */
+    private static final int WARNED_PROCESSES = 1024;
+
+    private static final int[] NO_FDS = new int[0];
+    private static final Runnable NOTHING_TO_UNDO = () -> { };
+
+    private final IdtsAddress address;
+    private final int fd;
+    private final IdtsIoHandler handler;
+    private final EventLoop loop;
+    private final IdtsBackend.ListenerEvents events;
+    private final Set<PendingHandshake> handshakes = new HashSet<>();
+    /** Pending handshakes per connecting process id. */
+    private final Map<Integer, Integer> pendingPerProcess = new HashMap<>();
+    private final SharedMemoryBudget sharedMemory = new SharedMemoryBudget();
+    /** Processes whose rejection was logged at warning level already (the oldest forgotten first). */
+    private final Map<Integer, Boolean> warnedProcesses = new LinkedHashMap<Integer, Boolean>() {
+        private static final long serialVersionUID = 1L;
+
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<Integer, Boolean> eldest) {
+            return size() > WARNED_PROCESSES;
+        }
+    };
+    private IoRegistration listenWatch;
+    private boolean acceptPaused;
+    private boolean outOfDescriptors;
+    private boolean closed;
+
+    private HostListener(IdtsAddress address, int fd, IdtsIoHandler handler, EventLoop loop,
+                         IdtsBackend.ListenerEvents events) {
+        this.address = address;
+        this.fd = fd;
+        this.handler = handler;
+        this.loop = loop;
+        this.events = events;
+    }
+
+    /**
+     * Listens on {@code address}, and accepts connections on {@code loop} as long as {@code events} has room.
+     *
+     * @throws BindException if another server listens there already
+     */
+    static HostListener listen(IdtsAddress address, IdtsIoHandler handler, EventLoop loop,
+                               IdtsBackend.ListenerEvents events) throws Exception {
+        HostListener listener = new HostListener(address, bind(address), handler, loop, events);
+        try {
+            // Edge-triggered: while the server has no room, connections wait in the listening socket's backlog and
+            // resume() accepts again.
+            listener.listenWatch = new FdWatch(listener.fd, ops -> listener.acceptReady())
+                    .register(handler, EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLET));
+        } catch (Exception e) {
+            listener.close();
+            throw e;
+        }
+        return listener;
+    }
+
+    private static int bind(IdtsAddress address) throws IOException {
+        try {
+            return UnixDomainSocket.listen(address.abstractSocketName(), BACKLOG);
+        } catch (NativeIoException e) {
+            if (e.errno() == Errno.EADDRINUSE) {
+                BindException inUse = new BindException("IDTS address " + address
+                        + " is already in use: another server listens on it");
+                inUse.initCause(e);
+                throw inUse;
+            }
+            throw e;
+        }
+    }
+
+    /** The listening socket is readable: takes connections from it and starts their handshakes, room permitting. */
+    private void acceptReady() {
+        if (closed) {
+            return;
+        }
+        boolean drained = false;
+        try {
+            for (int i = 0; i < ACCEPTS_PER_TURN; i++) {
+                if (events.room() - handshakes.size() <= 0) {
+                    // The rest waits in the socket's backlog; resume() comes back when room comes free.
+                    acceptPaused = true;
+                    return;
+                }
+                int socket = UnixDomainSocket.accept(fd);
+                if (socket < 0) {
+                    drained = true;
+                    break;
+                }
+                if (outOfDescriptors) {
+                    outOfDescriptors = false;
+                    logger.info("{} accepts IDTS connections again: descriptors came free", this);
+                }
+                startHandshake(socket);
+            }
+        } catch (NativeIoException e) {
+            if (e.errno() == Errno.EMFILE || e.errno() == Errno.ENFILE) {
+                outOfDescriptors(e);
+                return;
+            }
+            drained = true;
+            events.failed(e);
+        }
+        if (!drained && !closed) {
+            // A burst larger than one turn's worth may still wait, and no new edge will tell us.
+            loop.execute(this::acceptReady);
+        }
+    }
+
+    /**
+     * accept4 found no free descriptor: the connection stays queued, and no new edge may ever come. Retries on a
+     * timer until descriptors come free; warns once per shortage, not once per retry.
+     */
+    private void outOfDescriptors(NativeIoException e) {
+        if (!outOfDescriptors) {
+            outOfDescriptors = true;
+            logger.warn("{} cannot accept IDTS connections: the process has no free file descriptor ({}); the "
+                    + "connections wait in the backlog and are accepted as soon as descriptors come free (raise the "
+                    + "limit, ulimit -n, or close connections)", this, e.getMessage());
+        }
+        loop.schedule(this::acceptReady, DESCRIPTOR_RETRY_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    public void resume() {
+        if (acceptPaused && !closed && events.room() - handshakes.size() > 0) {
+            acceptPaused = false;
+            loop.execute(this::acceptReady);
+        }
+    }
+
+    /**
+     * Checks who connected, then takes the HELLO at once if it is there (a well-behaved connector sends it right
+     * after connecting); otherwise the socket waits for it, within the process's share of handshake slots.
+     */
+    private void startHandshake(int socket) {
+        PeerCredentials peer;
+        try {
+            peer = UnixDomainSocket.peerCredentials(socket);
+        } catch (NativeIoException e) {
+            logger.debug("Dropped a connection to {}: no peer credentials: {}", address, e.getMessage());
+            FileDescriptors.closeQuietly(socket);
+            return;
+        }
+        if (peer.uid() != LinuxHost.uid()) {
+            // Refused before its HELLO is read: a foreign user can never connect, so it holds no slot either.
+            refuse(socket, peer, new HostHandshake.Rejection(HostHandshake.PERMISSION_DENIED, "process "
+                    + peer.pid() + " of uid " + peer.uid() + " may not connect to a server of uid " + LinuxHost.uid()));
+            return;
+        }
+        if (receive(socket, peer, NOTHING_TO_UNDO)) {
+            return;
+        }
+        IdtsServerChannelConfig config = events.config();
+        int pending = pendingPerProcess.getOrDefault(peer.pid(), 0);
+        if (pending >= config.getMaxPendingHandshakesPerProcess()) {
+            refuse(socket, peer, new HostHandshake.Rejection(HostHandshake.TOO_MANY_HANDSHAKES, "process "
+                    + peer.pid() + " has " + pending + " connections whose handshake has not arrived, the most "
+                    + "the server allows one process (MAX_PENDING_HANDSHAKES_PER_PROCESS)"));
+            return;
+        }
+        PendingHandshake handshake = new PendingHandshake(socket, peer);
+        try {
+            handshake.watch = new FdWatch(socket, ops -> handshake.ready())
+                    .register(handler, EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP));
+        } catch (Exception e) {
+            logger.warn("Could not watch an accepted IDTS connection on {}", address, e);
+            FileDescriptors.closeQuietly(socket);
+            return;
+        }
+        int timeoutMillis = config.getHelloTimeoutMillis();
+        handshake.timeout = loop.schedule(() -> handshake.expire(timeoutMillis), timeoutMillis,
+                TimeUnit.MILLISECONDS);
+        handshakes.add(handshake);
+        pendingPerProcess.put(peer.pid(), pending + 1);
+    }
+
+    /**
+     * Tries the handshake on {@code socket}. Whatever fails, the connector gets a reply code if it can, and everything
+     * is released; nothing is thrown.
+     *
+     * @param ended runs first if the handshake ended, before the socket is handed over or closed
+     * @return {@code false} if the HELLO has not arrived yet (the socket is still open), {@code true} if the
+     *         handshake ended (the connection was handed to the server, or the socket was closed)
+     */
+    private boolean receive(int socket, PeerCredentials peer, Runnable ended) {
+        HostAcceptedConnection accepted;
+        try {
+            accepted = receiveHello(socket, peer);
+            if (accepted == null) {
+                return false;
+            }
+        } catch (HostHandshake.Rejection rejection) {
+            ended.run();
+            refuse(socket, peer, rejection);
+            return true;
+        } catch (IOException e) {
+            ended.run();
+            logger.debug("IDTS handshake on {} failed: {}", address, e.getMessage());
+            FileDescriptors.closeQuietly(socket);
+            return true;
+        } catch (RuntimeException e) {
+            // A bug of ours, not the connector's doing: it still gets an answer, and the loop never sees it.
+            ended.run();
+            reply(socket, HostHandshake.SERVER_ERROR);
+            FileDescriptors.closeQuietly(socket);
+            logger.warn("IDTS handshake of process {} on {} failed", peer.pid(), address, e);
+            return true;
+        }
+        ended.run();
+        events.accepted(accepted);
+        return true;
+    }
+
+    /** Sends the rejection's code, closes the socket and logs why, at warning level once per process. */
+    private void refuse(int socket, PeerCredentials peer, HostHandshake.Rejection rejection) {
+        reply(socket, rejection.code());
+        FileDescriptors.closeQuietly(socket);
+        if (warnedProcesses.put(peer.pid(), Boolean.TRUE) == null) {
+            logger.warn("Rejected an IDTS connection to {} from process {} (uid {}): {} (further rejections of this "
+                    + "process are logged at debug level)", address, peer.pid(), peer.uid(), rejection.getMessage());
+        } else {
+            logger.debug("Rejected an IDTS connection to {} from process {} (uid {}): {}", address, peer.pid(),
+                    peer.uid(), rejection.getMessage());
+        }
+    }
+
+    /** One byte, without blocking: a connector whose socket buffer is full has no need for an answer. */
+    private static void reply(int socket, byte code) {
+        try {
+            UnixDomainSocket.send(socket, new byte[] { code }, 0, 1, NO_FDS);
+        } catch (IOException e) {
+            logger.debug("Could not send IDTS reply code {}", code, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        if (listenWatch != null) {
+            listenWatch.cancel();
+            listenWatch = null;
+        }
+        FileDescriptors.closeQuietly(fd);
+        for (PendingHandshake handshake : new ArrayList<>(handshakes)) {
+            handshake.abort();
+        }
+    }
+
+    /** An accepted socket whose HELLO has not arrived yet. */
+    private final class PendingHandshake {
+        private final int socket;
+        private final PeerCredentials peer;
+        IoRegistration watch;
+        Future<?> timeout;
+
+        PendingHandshake(int socket, PeerCredentials peer) {
+            this.socket = socket;
+            this.peer = peer;
+        }
+
+        void ready() {
+            if (handshakes.contains(this)) {
+                // The watch goes before the socket is closed or handed to the connection, which watches it itself.
+                receive(socket, peer, this::forget);
+            }
+        }
+
+        void expire(int timeoutMillis) {
+            if (handshakes.contains(this)) {
+                logger.warn("Dropped a connection to {} from process {}: no IDTS handshake within {} ms "
+                        + "(HELLO_TIMEOUT_MILLIS)", address, peer.pid(), timeoutMillis);
+                abort();
+            }
+        }
+
+        /** The handshake is over: its slot is free. */
+        private void forget() {
+            if (!handshakes.remove(this)) {
+                return;
+            }
+            watch.cancel();
+            timeout.cancel(false);
+            int left = pendingPerProcess.getOrDefault(peer.pid(), 1) - 1;
+            if (left <= 0) {
+                pendingPerProcess.remove(peer.pid());
+            } else {
+                pendingPerProcess.put(peer.pid(), left);
+            }
+            resume();
+        }
+
+        void abort() {
+            if (handshakes.contains(this)) {
+                forget();
+                FileDescriptors.closeQuietly(socket);
+            }
+        }
+    }
+
+    /**
+     * A HELLO taken in: the connection it set up and the connector's address. The connector waits for
+     * {@link #confirm()}, sent once this side has taken over its lines of the region and is {@code OPEN}.
+     */
+    static final class HostAcceptedConnection extends IdtsBackend.AcceptedConnection {
+        private static final byte[] ACCEPTED_REPLY = { HostHandshake.ACCEPTED };
+
+        private final HostConnection connection;
+
+        HostAcceptedConnection(HostConnection connection, IdtsAddress peerAddress) {
+            super(connection, peerAddress);
+            this.connection = connection;
+        }
+
+        /** Sends the ACCEPTED reply that makes the connector's channel active. */
+        @Override
+        public void confirm() throws IOException {
+            if (UnixDomainSocket.send(connection.socketFd(), ACCEPTED_REPLY, 0, 1, NO_FDS) != 1) {
+                throw new IOException("could not send the IDTS handshake reply");
+            }
+        }
+    }
+
+    /**
+     * Runs the acceptor's half of the handshake on an accepted socket once it is readable: reads the HELLO with its
+     * descriptors, checks everything the connector sent against the protocol and the server's limits, and maps the
+     * region. On success the connection owns the socket; on any failure everything received is released and the
+     * caller answers and closes the socket.
+     *
+     * @return the connection, or {@code null} if the HELLO has not arrived yet
+     * @throws HostHandshake.Rejection if the HELLO is refused: the caller sends its code
+     * @throws IOException if the connector hung up or the socket failed
+     */
+    private HostAcceptedConnection receiveHello(int socketFd, PeerCredentials peer) throws IOException, HostHandshake.Rejection {
+        byte[] hello = new byte[HostHandshake.HELLO_MAX_SIZE];
+        ReceivedMessage message;
+        try {
+            message = UnixDomainSocket.receive(socketFd, hello, 0, hello.length, HostHandshake.FD_COUNT);
+        } catch (NativeIoException e) {
+            if (e.errno() == NativeIoException.NO_ERRNO) {
+                // More descriptors than a HELLO carries (those that arrived are closed already).
+                throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "HELLO: " + e.getMessage()
+                        + "; a HELLO carries exactly " + HostHandshake.FD_COUNT);
+            }
+            throw e;
+        }
+        if (message.bytes() < 0) {
+            return null;
+        }
+        IdtsServerChannelConfig config = events.config();
+        int[] fds = message.fds();
+        SharedMapping mapping = null;
+        long reserved = 0;
+        boolean success = false;
+        try {
+            if (message.bytes() == 0) {
+                throw new IOException("the connecting process hung up before its IDTS handshake");
+            }
+            String peerName = HostHandshake.decodeHello(hello, message.bytes());
+            IdtsAddress peerAddress = peerAddress(peerName);
+            if (fds.length != HostHandshake.FD_COUNT) {
+                throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "HELLO carries " + fds.length
+                        + " descriptors instead of " + HostHandshake.FD_COUNT);
+            }
+            int regionFd = fds[HostHandshake.FD_REGION];
+            int notificationFd = fds[HostHandshake.FD_NOTIFICATIONS];
+            checkSeals(regionFd);
+            long size = FileDescriptors.size(regionFd);
+            int maxRing = config.getMaxRingCapacity();
+            long maxSize = RegionLayout.regionSize(maxRing, maxRing);
+            long minSize = RegionLayout.regionSize(RegionLayout.MIN_RING_CAPACITY, RegionLayout.MIN_RING_CAPACITY);
+            if (size < minSize) {
+                throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, "region of " + size
+                        + " bytes is smaller than the smallest, " + minSize);
+            }
+            if (size > maxSize) {
+                throw new HostHandshake.Rejection(HostHandshake.RING_TOO_LARGE, "region of " + size
+                        + " bytes is larger than two rings of this server's MAX_RING_CAPACITY (" + maxRing
+                        + " bytes) make, " + maxSize);
+            }
+            if (!NotificationSocket.isUnixStreamSocket(notificationFd)) {
+                throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "the notification descriptor is not a "
+                        + "Unix stream socket: " + FileDescriptors.describe(notificationFd));
+            }
+            long limit = config.getMaxSharedMemoryPerUser();
+            if (!sharedMemory.reserve(peer.uid(), size, limit)) {
+                throw new HostHandshake.Rejection(HostHandshake.SHARED_MEMORY_LIMIT, "a region of " + size
+                        + " bytes would take the shared memory of uid " + peer.uid() + "'s connections past this "
+                        + "server's MAX_SHARED_MEMORY_PER_USER, " + limit + " bytes (" + sharedMemory.mapped(peer.uid())
+                        + " mapped)");
+            }
+            reserved = size;
+            mapping = map(regionFd, size);
+            RegionLayout layout;
+            try {
+                layout = RegionLayout.validate(mapping.buffer());
+            } catch (IdtsProtocolException e) {
+                throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, e.getMessage());
+            }
+            for (int ring = 0; ring < 2; ring++) {
+                if (layout.capacity(ring) > maxRing) {
+                    throw new HostHandshake.Rejection(HostHandshake.RING_TOO_LARGE, "ring " + ring + " of "
+                            + layout.capacity(ring) + " bytes is larger than this server's MAX_RING_CAPACITY, "
+                            + maxRing);
+                }
+            }
+            int uid = peer.uid();
+            HostConnection connection = new HostConnection(mapping, layout, false, notificationFd, socketFd,
+                    () -> sharedMemory.release(uid, size));
+            FileDescriptors.closeQuietly(regionFd);
+            success = true;
+            return new HostAcceptedConnection(connection, peerAddress);
+        } catch (NativeIoException e) {
+            throw new IOException("IDTS handshake failed: " + e.getMessage(), e);
+        } finally {
+            if (!success) {
+                if (mapping != null) {
+                    mapping.close();
+                }
+                if (reserved > 0) {
+                    sharedMemory.release(peer.uid(), reserved);
+                }
+                for (int fd : fds) {
+                    FileDescriptors.closeQuietly(fd);
+                }
+            }
+        }
+    }
+
+    /** The connector's address: its service name in this server's rendezvous directory. */
+    private IdtsAddress peerAddress(String peerName) throws HostHandshake.Rejection {
+        try {
+            return address.sibling(peerName);
+        } catch (IllegalArgumentException e) {
+            // A long rendezvous directory leaves less room for names: the connector could not listen under it either.
+            throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "HELLO names the connector '" + peerName
+                    + "', too long for this server's rendezvous directory: " + e.getMessage());
+        }
+    }
+
+    /** Maps the region shared and writable; a memfd that cannot be (write seals, read-only, hugetlb) is refused. */
+    private static SharedMapping map(int regionFd, long size) throws HostHandshake.Rejection {
+        try {
+            return SharedMapping.map(regionFd, size);
+        } catch (NativeIoException | IllegalArgumentException e) {
+            throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, "the region cannot be mapped shared and "
+                    + "writable (" + FileDescriptors.describe(regionFd) + "; a write-sealed, read-only or hugetlb "
+                    + "memfd cannot): " + e.getMessage());
+        }
+    }
+
+    private static void checkSeals(int regionFd) throws HostHandshake.Rejection {
+        int seals;
+        try {
+            seals = MemFd.seals(regionFd);
+        } catch (NativeIoException e) {
+            throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, "region descriptor is not a memfd ("
+                    + FileDescriptors.describe(regionFd) + "): " + e.getMessage());
+        }
+        if ((seals & REQUIRED_SEALS) != REQUIRED_SEALS) {
+            // Without these seals the connector could shrink the file under our mapping: SIGBUS, a JVM crash.
+            throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, "region memfd is not sealed against "
+                    + "shrinking and growing (seals 0x" + Integer.toHexString(seals) + ')');
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "HostListener(" + address + ", fd " + fd + ')';
+    }
+}
