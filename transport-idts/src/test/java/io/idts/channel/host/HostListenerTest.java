@@ -35,7 +35,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.TestInfo;
 
 import java.net.ConnectException;
 import java.nio.ByteBuffer;
@@ -405,9 +404,9 @@ class HostListenerTest {
      * its silent connections reach.
      */
     @Test
-    void queuedConnectsAreAcceptedOnceDescriptorsComeFree(TestInfo info) throws Exception {
-        IdtsAddress target = IdtsAddress.of("t-" + ProcessHandle.current().pid() + '-'
-                + info.getTestMethod().orElseThrow().getName());
+    void queuedConnectsAreAcceptedOnceDescriptorsComeFree() throws Exception {
+        IdtsAddress target = IdtsAddress.of("descriptors-" + ProcessHandle.current().pid() + '-'
+                + SEQUENCE.incrementAndGet());
         try (ChildJvm server = ChildJvm.start(EchoServerMain.class, target.toString(),
                 Integer.toString(DESCRIPTOR_HEADROOM))) {
             server.awaitLine("READY", CHILD_STARTUP_TIMEOUT);
