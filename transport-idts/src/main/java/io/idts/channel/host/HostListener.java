@@ -410,6 +410,11 @@ public final class HostListener implements IdtsBackend.Listener {
                 throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "HELLO: " + e.getMessage()
                         + "; a HELLO carries exactly " + HostHandshake.FD_COUNT);
             }
+            if (e.errno() == Errno.EMFILE || e.errno() == Errno.ENFILE) {
+                // Our shortage, not the connector's fault: it may retry.
+                throw new HostHandshake.Rejection(HostHandshake.SERVER_ERROR, "the server process has no free file "
+                        + "descriptor for the HELLO's descriptors: " + e.getMessage());
+            }
             throw e;
         }
         if (message.bytes() < 0) {
