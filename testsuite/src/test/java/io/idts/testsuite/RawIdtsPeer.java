@@ -46,12 +46,12 @@ import static io.idts.channel.ring.RegionLayout.STATE_OUTPUT_SHUTDOWN;
  * plain {@code java.net.Socket} that Netty's TCP tests use as a peer. Only the names of offsets, flags, states and
  * reply codes come from {@link RegionLayout} and {@link HostHandshake}, so that the layout is defined once.
  *
- * <p>It connects through the host handshake (a sealed memfd and one end of a notification socket pair passed over
- * the abstract rendezvous socket with the HELLO), produces ring 0 (publishing with release semantics, notifying the
- * acceptor only when its {@code WAITING_FOR_DATA} flag is set, sleeping with {@code WAITING_FOR_SPACE} when the ring is full), consumes ring
- * 1 (sleeping with {@code WAITING_FOR_DATA}, notifying when the acceptor waits for space), shuts its output down by
- * raising its state to {@code OUTPUT_SHUTDOWN}, and closes by raising it to {@code CLOSED} and then closing its
- * descriptors. Every blocking call is bounded by a timeout. Every value read from the region is validated.
+ * <p>It connects through the host handshake (a sealed memfd and one end of a notification socket pair passed over the
+ * abstract rendezvous socket with the HELLO), produces ring 0 (publishing with release semantics, notifying the
+ * acceptor only when its {@code WAITING_FOR_DATA} flag is set, sleeping with {@code WAITING_FOR_SPACE} when the ring is
+ * full), consumes ring 1 (sleeping with {@code WAITING_FOR_DATA}, notifying when the acceptor waits for space), shuts
+ * its output down by raising its state to {@code OUTPUT_SHUTDOWN}, and closes by raising it to {@code CLOSED} and then
+ * closing its descriptors. Every blocking call is bounded by a timeout. Every value read from the region is validated.
  *
  * <p>Not thread-safe: one thread uses it at a time.
  */

@@ -25,9 +25,10 @@ import java.util.ArrayDeque;
  *
  * <p>Each accepted connection completes the IDTS handshake (the connecting side hands over the shared region and the
  * means to notify) before its channel reaches the pipeline. On a host address, a process that connects and sends
- * nothing is dropped after {@link IdtsChannelOption#HELLO_TIMEOUT_MILLIS}, only processes of the same user may
- * connect, and the server's limits ({@link IdtsServerChannelConfig}) bound what each may make it hold. On a Xen address ({@code IdtsAddress.xen(ownDomid, "orders")}) the service is published in XenStore and
- * any domain that may share pages with this one may connect.
+ * nothing is dropped after {@link IdtsChannelOption#HELLO_TIMEOUT_MILLIS}, only processes of the same user may connect,
+ * and the server's limits ({@link IdtsServerChannelConfig}) bound what each may make it hold. On a Xen address ({@code
+ * IdtsAddress.xen(ownDomid, "orders")}) the service is published in XenStore and any domain that may share pages with
+ * this one may connect.
  *
  * <p>As a listening socket does, the channel completes handshakes whether or not it is reading: a connect succeeds
  * once the handshake is done, and the connection waits, up to {@code SO_BACKLOG} of them, until the channel reads it

@@ -22,11 +22,12 @@ import java.util.logging.Logger;
 import java.util.stream.Stream;
 
 /**
- * A child JVM's main: an IDTS echo server. {@code EchoServerMain <address> [descriptor headroom]} binds the address
- * (as {@link IdtsAddress#parse} reads it), if a headroom is given lowers the process's descriptor limit
- * ({@code RLIMIT_NOFILE}) to the descriptors open then plus that headroom, prints {@code READY <pid>}, echoes every byte of every connection back, and
- * stops cleanly when its stdin closes (see {@link ChildJvm}). It stops reading from a connection while that
- * connection cannot take more writes, so a client that does not read cannot make it buffer without bound.
+ * A child JVM's main: an IDTS echo server. {@code EchoServerMain <address> [descriptor headroom]} binds the address (as
+ * {@link IdtsAddress#parse} reads it), if a headroom is given lowers the process's descriptor limit ({@code
+ * RLIMIT_NOFILE}) to the descriptors open then plus that headroom, prints {@code READY <pid>}, echoes every byte of
+ * every connection back, and stops cleanly when its stdin closes (see {@link ChildJvm}). It stops reading from a
+ * connection while that connection cannot take more writes, so a client that does not read cannot make it buffer
+ * without bound.
  */
 public final class EchoServerMain {
 

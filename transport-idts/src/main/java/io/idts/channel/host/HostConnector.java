@@ -23,9 +23,9 @@ import java.io.IOException;
 import java.net.ConnectException;
 
 /**
- * The connecting side of the host backend's handshake: connects to the acceptor's rendezvous socket, makes the
- * region and the notification socket pair, sends the HELLO that carries the region and the acceptor's end, and turns the acceptor's reply into a
- * {@link HostConnection}.
+ * The connecting side of the host backend's handshake: connects to the acceptor's rendezvous socket, makes the region
+ * and the notification socket pair, sends the HELLO that carries the region and the acceptor's end, and turns the
+ * acceptor's reply into a {@link HostConnection}.
  */
 public final class HostConnector implements IdtsBackend.PendingConnect {
 

@@ -109,8 +109,8 @@ public final class HostHandshake {
                 return "the server rejected the handshake message (protocol mismatch)";
             case BAD_VERSION:
                 return "the server does not speak IDTS protocol version " + RegionLayout.VERSION + " (it runs an IDTS "
-                        + "release of another protocol version, such as " + (RegionLayout.VERSION - 1) + "): run releases "
-                        + "of the same protocol version on both ends";
+                        + "release of another protocol version, such as " + (RegionLayout.VERSION - 1)
+                        + "): run releases of the same protocol version on both ends";
             case BAD_REGION:
                 return "the server rejected the shared region (header, size or seals)";
             case PERMISSION_DENIED:
@@ -123,7 +123,8 @@ public final class HostHandshake {
                         + "MAX_PENDING_HANDSHAKES_PER_PROCESS option): retry once they completed";
             case SHARED_MEMORY_LIMIT:
                 return "the connections of this user already hold as much shared memory as the server allows (its "
-                        + "MAX_SHARED_MEMORY_PER_USER option): close connections, use smaller rings, or raise the limit";
+                        + "MAX_SHARED_MEMORY_PER_USER option): close connections, use smaller rings, or raise the "
+                        + "limit";
             case SERVER_ERROR:
                 return "the server failed to set up the connection (its log says why): retry later";
             default:

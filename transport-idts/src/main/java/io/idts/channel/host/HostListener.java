@@ -399,7 +399,8 @@ public final class HostListener implements IdtsBackend.Listener {
      * @throws HostHandshake.Rejection if the HELLO is refused: the caller sends its code
      * @throws IOException if the connector hung up or the socket failed
      */
-    private HostAcceptedConnection receiveHello(int socketFd, PeerCredentials peer) throws IOException, HostHandshake.Rejection {
+    private HostAcceptedConnection receiveHello(int socketFd, PeerCredentials peer)
+            throws IOException, HostHandshake.Rejection {
         byte[] hello = new byte[HostHandshake.HELLO_MAX_SIZE];
         ReceivedMessage message;
         try {
