@@ -281,13 +281,18 @@ public final class HostListener implements IdtsBackend.Listener {
     private void refuse(int socket, PeerCredentials peer, HostHandshake.Rejection rejection) {
         reply(socket, rejection.code());
         FileDescriptors.closeQuietly(socket);
-        if (warnedProcesses.put(peer.pid(), Boolean.TRUE) == null) {
+        if (firstRefusalOf(peer)) {
             logger.warn("Rejected an IDTS connection to {} from process {} (uid {}): {} (further rejections of this "
                     + "process are logged at debug level)", address, peer.pid(), peer.uid(), rejection.getMessage());
         } else {
             logger.debug("Rejected an IDTS connection to {} from process {} (uid {}): {}", address, peer.pid(),
                     peer.uid(), rejection.getMessage());
         }
+    }
+
+    /** Whether this is the first refusal of the process that is logged, at warning level; the others are debug. */
+    private boolean firstRefusalOf(PeerCredentials peer) {
+        return warnedProcesses.put(peer.pid(), Boolean.TRUE) == null;
     }
 
     /** One byte, without blocking: a connector whose socket buffer is full has no need for an answer. */
@@ -336,8 +341,14 @@ public final class HostListener implements IdtsBackend.Listener {
 
         void expire(int timeoutMillis) {
             if (handshakes.contains(this)) {
-                logger.warn("Dropped a connection to {} from process {}: no IDTS handshake within {} ms "
-                        + "(HELLO_TIMEOUT_MILLIS)", address, peer.pid(), timeoutMillis);
+                if (firstRefusalOf(peer)) {
+                    logger.warn("Dropped a connection to {} from process {}: no IDTS handshake within {} ms "
+                            + "(HELLO_TIMEOUT_MILLIS; further refusals of this process are logged at debug level)",
+                            address, peer.pid(), timeoutMillis);
+                } else {
+                    logger.debug("Dropped a connection to {} from process {}: no IDTS handshake within {} ms",
+                            address, peer.pid(), timeoutMillis);
+                }
                 abort();
             }
         }
