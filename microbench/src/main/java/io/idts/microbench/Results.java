@@ -84,6 +84,14 @@ public final class Results {
         public double cpuMicrosPerRoundTrip() {
             return count() == 0 ? Double.NaN : cpuNanos / 1e3 / count();
         }
+
+        /**
+         * CPU seconds of both processes per {@code units} round trips (set-ups, requests): the unit of work the
+         * tables use, e.g. 100,000 round trips or 1,000 set-ups.
+         */
+        public double cpuSecondsPer(double units) {
+            return count() == 0 ? Double.NaN : cpuNanos / 1e9 / count() * units;
+        }
     }
 
     /**
@@ -200,6 +208,10 @@ public final class Results {
         final Map<Integer, Bandwidth> bandwidth = new LinkedHashMap<>();
         final Map<Integer, Rtt> connectionsRtt = new TreeMap<>();
         final Map<Integer, Bandwidth> connectionsBandwidth = new TreeMap<>();
+        /** Connection set-ups (connect, echo, close), one at a time: their time and rate. */
+        final Rtt setups = new Rtt();
+        /** HTTP/1.1 requests over {@link Settings#HTTP_CONNECTIONS} keep-alive connections: their time and rate. */
+        final Rtt http = new Rtt();
         Idle idle;
 
         PerTransport(Transport transport) {
@@ -231,6 +243,22 @@ public final class Results {
 
         public Idle idle() {
             return idle;
+        }
+
+        public Rtt setups() {
+            return setups;
+        }
+
+        public Rtt http() {
+            return http;
+        }
+
+        public boolean hasSetups() {
+            return setups.count() > 0;
+        }
+
+        public boolean hasHttp() {
+            return http.count() > 0;
         }
 
         public boolean hasRtt(int size) {
