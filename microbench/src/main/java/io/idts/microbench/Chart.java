@@ -53,7 +53,8 @@ final class Chart {
         boolean nothing = withRtt.isEmpty() && withBandwidth.isEmpty() && withSetups.isEmpty() && withHttp.isEmpty();
         boolean rtt = !withRtt.isEmpty() || nothing;
         boolean bandwidth = !withBandwidth.isEmpty() || nothing;
-        int panels = (rtt ? 1 : 0) + (bandwidth ? 1 : 0) + (withSetups.isEmpty() ? 0 : 1) + (withHttp.isEmpty() ? 0 : 1);
+        int panels = (rtt ? 1 : 0) + (bandwidth ? 1 : 0) + (withSetups.isEmpty() ? 0 : 1)
+                + (withHttp.isEmpty() ? 0 : 1);
         int height = TOP + panels * (PANEL + BOTTOM) + 20;
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "

@@ -184,7 +184,8 @@ final class Report {
                 row(out, t.label, cells);
             }
             out.println();
-            out.println("Many connections: CPU seconds of both processes per 100,000 round trips (the round-trip runs)");
+            out.println("Many connections: CPU seconds of both processes per 100,000 round trips (the round-trip "
+                    + "runs)");
             header(out, "transport", nHead);
             for (Transport t : r.transports()) {
                 if (r.get(t).connectionsRtt.isEmpty()) {
@@ -797,8 +798,8 @@ final class Report {
                 "rtt", "microseconds; each percentile the median of the rounds' (allRoundsMerged: all together)",
                 "bandwidth", "MB/s (10^6 bytes) received by the server; messages/s",
                 "cpu", "CPU of the client and server processes summed (each its own clock_gettime"
-                        + "(CLOCK_PROCESS_CPUTIME_ID), every thread) over the windows: cpuUsPerRoundTrip and cpuUsPerMB "
-                        + "in microseconds; cpuSecondsPerGB per 10^9 bytes, cpuSecondsPer100kRoundTrips, "
+                        + "(CLOCK_PROCESS_CPUTIME_ID), every thread) over the windows: cpuUsPerRoundTrip and "
+                        + "cpuUsPerMB in microseconds; cpuSecondsPerGB per 10^9 bytes, cpuSecondsPer100kRoundTrips, "
                         + "cpuSecondsPer1000Setups, cpuSecondsPer100kRequests in seconds",
                 "setup", "connect, echo of settings.setupEchoSize bytes, close, one at a time: setupsPerSecond (whole "
                         + "cycles), microseconds from the connect call to the echo",
@@ -980,7 +981,8 @@ final class Report {
         }
         for (int size : Settings.RTT_SIZES) {
             if (pt.hasRtt(size)) {
-                m.put("rtt" + size + "SecondsPer100kRoundTrips", pt.rtt(size).cpuSecondsPer(ROUND_TRIPS_PER_CPU_FIGURE));
+                m.put("rtt" + size + "SecondsPer100kRoundTrips",
+                        pt.rtt(size).cpuSecondsPer(ROUND_TRIPS_PER_CPU_FIGURE));
             }
         }
         if (pt.hasSetups()) {

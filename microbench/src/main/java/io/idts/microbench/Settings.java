@@ -81,7 +81,8 @@ final class Settings {
         return "arguments: [quick] [bandwidth] [rounds=N] [window=MS] [warm=MS] [conns=1,10,100,1000] [connwarm=MS] "
                 + "[connwindow=MS] [idle=MS] [transports=" + Transport.keys() + "] [spin=NANOS] "
                 + "[zerocopy=true|false] [out=DIR] [warmup=true|false] [progress=auto|bar|lines|none] "
-                + "[parts=" + String.join(",", PARTS) + "] [receiver=consume|drop] [stall=SECONDS] [serverjvm=OPTION]...";
+                + "[parts=" + String.join(",", PARTS) + "] [receiver=consume|drop] [stall=SECONDS] "
+                + "[serverjvm=OPTION]...";
     }
 
     /** Presets ({@code quick}, {@code bandwidth}) first, wherever they stand, then the settings that override them. */
@@ -164,7 +165,7 @@ final class Settings {
         if (!Arrays.asList("auto", "bar", "lines", "none").contains(s.progress)) {
             throw new IllegalArgumentException("progress must be auto, bar, lines or none: " + s.progress);
         }
-        // A variant of IDTS's receiver without the bandwidth part, Aeron with only connection parts: nothing to measure.
+        // IDTS's receiver variant without the bandwidth part, Aeron with only connection parts: nothing to measure.
         s.transports.removeIf(t -> !s.measures(t));
         if (s.transports.isEmpty()) {
             throw new IllegalArgumentException("no transport has anything to measure in the parts chosen");
