@@ -110,7 +110,7 @@ final class NettyClient implements AutoCloseable {
     HttpRequests http(int n) throws Exception {
         HttpRequests load = new HttpRequests(n, transport);
         try {
-            load.channels.addAll(connect(httpAddress, n, ch -> new ChannelInitializer<Channel>() {
+            load.channels.addAll(connect(httpAddress, n, i -> new ChannelInitializer<Channel>() {
                 @Override
                 protected void initChannel(Channel ch) {
                     ch.pipeline().addLast(new HttpClientCodec(),
