@@ -33,9 +33,9 @@ import java.util.concurrent.TimeoutException;
  * (aggregate round trips and bandwidth), and the CPU that the most connections use while idle. CPU is each process's
  * own accounting ({@link Cpu}), both summed, over every window: per GB, per round trip, per set-up, per request.
  *
- * <p>Prints a table with each figure's ratio to epoll TCP, and writes {@code bench-<time>.json} (every figure) and
- * {@code bench-<time>.svg} (a chart of round-trip percentiles and bandwidth). {@link Settings#usage()} lists the
- * arguments.
+ * <p>Prints a table with each figure's ratio to epoll TCP, the CPU per unit of work of every part, and issue 12's
+ * targets, and writes {@code bench-<time>.json} (every figure) and {@code bench-<time>.svg} (a chart of round-trip
+ * percentiles, bandwidth, set-ups and HTTP requests per second). {@link Settings#usage()} lists the arguments.
  */
 public final class Benchmark {
 
