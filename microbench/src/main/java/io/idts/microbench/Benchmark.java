@@ -227,7 +227,7 @@ public final class Benchmark {
                 progress.step(roundName + ", " + t.label + ": round trips of " + size(size), rttSeconds(!record));
                 Results.Rtt rtt = record ? into.rtt(size) : null;
                 Side s = side;
-                measureRtt(side, () -> s.pings(size, 1), t.label + " round trips of " + size(size), warm, window,
+                measureTimed(side, () -> s.pings(size, 1), t.label + " round trips of " + size(size), warm, window,
                         rtt, null);
             }
             for (int size : settings.bandwidth ? Settings.BANDWIDTH_SIZES : new int[0]) {
@@ -248,14 +248,14 @@ public final class Benchmark {
             if (settings.setup && t.connects()) {
                 progress.step(roundName + ", " + t.label + ": connection set-ups", rttSeconds(!record));
                 Side s = side;
-                measureRtt(side, () -> s.setups(Settings.SETUP_ECHO_SIZE), t.label + " connection set-ups", warm,
+                measureTimed(side, () -> s.setups(Settings.SETUP_ECHO_SIZE), t.label + " connection set-ups", warm,
                         window, record ? into.setups() : null, null);
             }
             if (settings.http && t.connects()) {
                 progress.step(roundName + ", " + t.label + ": HTTP/1.1, " + Settings.HTTP_CONNECTIONS
                         + " connections", rttSeconds(!record) + connectSeconds(t, Settings.HTTP_CONNECTIONS));
                 Side s = side;
-                measureRtt(side, () -> s.http(Settings.HTTP_CONNECTIONS), t.label + " HTTP/1.1 requests", warm,
+                measureTimed(side, () -> s.http(Settings.HTTP_CONNECTIONS), t.label + " HTTP/1.1 requests", warm,
                         window, record ? into.http() : null, null);
             }
             if (!record || !t.connects() || !settings.manyConnections) {
@@ -268,7 +268,7 @@ public final class Benchmark {
                 long warmMillis = connectionsWarmMillis(n);
                 long windowMillis = connectionsWindowMillis(n);
                 Side s = side;
-                measureRtt(side, () -> s.pings(Settings.CONNECTIONS_PING_SIZE, n),
+                measureTimed(side, () -> s.pings(Settings.CONNECTIONS_PING_SIZE, n),
                         t.label + ", " + n + " connections, round trips", warmMillis, windowMillis,
                         into.connectionsRtt(n), idle ? into.idle(n) : null);
                 measureBandwidth(side, t, t.label + ", " + n + " connections, bandwidth",
@@ -291,7 +291,7 @@ public final class Benchmark {
      * A timed load's window: what it completed (round trips, set-ups, requests) with their times, and the CPU both
      * processes used meanwhile; then, if {@code idle} is given, the CPU of its connections left open and idle.
      */
-    private void measureRtt(Side side, TimedLoad timed, String what, long warmMillis, long windowMillis,
+    private void measureTimed(Side side, TimedLoad timed, String what, long warmMillis, long windowMillis,
                             Results.Rtt into, Results.Idle idle) throws Exception {
         Load.Pings load = timed.open();
         try {

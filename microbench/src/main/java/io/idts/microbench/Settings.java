@@ -26,6 +26,8 @@ final class Settings {
     static final int SETUP_ECHO_SIZE = 1;
     /** HTTP/1.1: keep-alive connections, each with one request in flight. */
     static final int HTTP_CONNECTIONS = 50;
+    /** The parts, in the order each transport runs them; {@code parts=} takes their names. */
+    static final List<String> PARTS = List.of("rtt", "bandwidth", "setup", "http", "connections");
 
     /**
      * The {@code bandwidth} preset's transports: IDTS with its defaults, with copying reads and with a keeping
@@ -56,8 +58,6 @@ final class Settings {
     Path outputDirectory = Paths.get("bench-results");
     /** {@code auto} (a bar on a terminal, lines otherwise), {@code bar}, {@code lines} or {@code none}. */
     String progress = "auto";
-    /** The parts, in the order each transport runs them; {@code parts=} takes their names. */
-    static final List<String> PARTS = List.of("rtt", "bandwidth", "setup", "http", "connections");
     /** Which parts run: round trips, bandwidth, connection set-up, HTTP/1.1, many connections (with idle CPU). */
     boolean rtt = true;
     boolean bandwidth = true;
