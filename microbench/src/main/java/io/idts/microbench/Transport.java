@@ -54,8 +54,8 @@ public enum Transport {
 
     /**
      * Whether the parts made of connections (set-up, HTTP/1.1, many connections) apply: every Netty transport but the
-     * receiver variant. Aeron has no connections: a stream's publication and subscription are set up through the
-     * media driver's conductor, which has no equivalent of connect, echo, close.
+     * receiver variant. Aeron has no connections: a stream's publication and subscription are set up once, through
+     * the media driver's conductor, not per peer as a connect is.
      */
     public boolean connects() {
         return isNetty() && !bandwidthOnly();
