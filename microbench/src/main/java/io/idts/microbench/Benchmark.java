@@ -121,6 +121,10 @@ public final class Benchmark {
                 }
                 p.step("stopping the server JVM", 0.5);
                 ServerProcess.Stat end = server.stat();
+                long serverProcStat = Cpu.procStatNanos(server.pid);
+                long clientClock = Cpu.processNanos();
+                long clientProcStat = Cpu.procStatNanos(ProcessHandle.current().pid());
+                results.cpuClocks = new Results.CpuClocks(clientClock, clientProcStat, end.cpuNanos, serverProcStat);
                 checkReceivers(end, "the run");
                 results.receivedBytes = end.sinkBytes;
                 results.checkedBytes = end.checkedBytes;

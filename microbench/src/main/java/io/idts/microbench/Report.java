@@ -201,6 +201,12 @@ final class Report {
         }
 
         cpuTable(out, r);
+        if (r.cpuClocks != null) {
+            Results.CpuClocks c = r.cpuClocks;
+            out.println(String.format(Locale.ROOT, "CPU over the whole run, by the clock above and by /proc/<pid>/stat "
+                    + "(utime + stime): client %.2f s and %s, server %.2f s and %s.", c.clientClockNanos / 1e9,
+                    seconds(c.clientProcStatNanos), c.serverClockNanos / 1e9, seconds(c.serverProcStatNanos)));
+        }
 
         out.println();
         out.println("Targets (IDTS's goals; shown, never asserted)");
@@ -539,6 +545,10 @@ final class Report {
         return String.format(Locale.ROOT, "%.3f", v);
     }
 
+    private static String seconds(long nanos) {
+        return nanos < 0 ? "n/a" : String.format(Locale.ROOT, "%.2f s", nanos / 1e9);
+    }
+
     private static String plain(double v) {
         return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.2f", v);
     }
@@ -872,6 +882,16 @@ final class Report {
         receivers.put("checksumMatchedBytes", r.checkedBytes);
         receivers.put("checksumMismatches", 0); // any mismatch fails the run
         root.put("receivers", receivers);
+        if (r.cpuClocks != null) {
+            Map<String, Object> c = new LinkedHashMap<>();
+            c.put("clientClockSeconds", r.cpuClocks.clientClockNanos / 1e9);
+            c.put("clientProcStatSeconds", r.cpuClocks.clientProcStatNanos < 0 ? null
+                    : r.cpuClocks.clientProcStatNanos / 1e9);
+            c.put("serverClockSeconds", r.cpuClocks.serverClockNanos / 1e9);
+            c.put("serverProcStatSeconds", r.cpuClocks.serverProcStatNanos < 0 ? null
+                    : r.cpuClocks.serverProcStatNanos / 1e9);
+            root.put("cpuClocksAtEnd", c);
+        }
         if (r.baseline != null) {
             Map<String, Object> i = new LinkedHashMap<>();
             i.put("seconds", r.baseline.seconds);

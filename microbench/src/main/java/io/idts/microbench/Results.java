@@ -201,6 +201,25 @@ public final class Results {
         }
     }
 
+    /**
+     * Both processes' CPU at the end of the run from the clock the figures use and from {@code /proc/<pid>/stat}:
+     * the same kernel accounting, so they agree within a clock tick or so; a check of the CPU figures' source.
+     */
+    public static final class CpuClocks {
+        final long clientClockNanos;
+        /** -1 where {@code /proc} could not be read. */
+        final long clientProcStatNanos;
+        final long serverClockNanos;
+        final long serverProcStatNanos;
+
+        CpuClocks(long clientClockNanos, long clientProcStatNanos, long serverClockNanos, long serverProcStatNanos) {
+            this.clientClockNanos = clientClockNanos;
+            this.clientProcStatNanos = clientProcStatNanos;
+            this.serverClockNanos = serverClockNanos;
+            this.serverProcStatNanos = serverProcStatNanos;
+        }
+    }
+
     /** Everything measured on one transport. */
     public static final class PerTransport {
         public final Transport transport;
@@ -278,6 +297,8 @@ public final class Results {
     final Settings settings;
     final Map<Transport, PerTransport> transports = new EnumMap<>(Transport.class);
     final Map<String, Object> machine;
+    /** Both processes' CPU clocks against {@code /proc} at the end of the run. */
+    CpuClocks cpuClocks;
     /** Both processes with no transport open at all: the JVMs' own idle CPU, for comparison. */
     Idle baseline;
     /** The server's receivers over the whole run: bytes taken in, bytes whose checksum matched the bytes sent. */

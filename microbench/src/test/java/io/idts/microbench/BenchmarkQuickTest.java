@@ -95,6 +95,15 @@ class BenchmarkQuickTest {
             assertTrue(pt.idle().percentOfCore() >= 0, t + " idle CPU");
         }
         assertEquals(1000, results.settings.maxConnections());
+        // The CPU figures' clock agrees with /proc/<pid>/stat for both processes (ticks of 10 ms, read one after the
+        // other: within a tenth of a second, or 2% of the whole run's CPU).
+        Results.CpuClocks clocks = results.cpuClocks;
+        assertNotNull(clocks);
+        assertTrue(clocks.clientProcStatNanos > 0 && clocks.serverProcStatNanos > 0, printed);
+        assertEquals(clocks.clientClockNanos / 1e9, clocks.clientProcStatNanos / 1e9,
+                0.1 + clocks.clientClockNanos / 1e9 * 0.02, "client CPU, clock and /proc");
+        assertEquals(clocks.serverClockNanos / 1e9, clocks.serverProcStatNanos / 1e9,
+                0.1 + clocks.serverClockNanos / 1e9 * 0.02, "server CPU, clock and /proc");
         assertTrue(results.checkedBytes > 0 && results.checkedBytes <= results.receivedBytes, printed);
 
         assertTrue(printed.contains("Round trips of 64 B"), printed);
@@ -133,7 +142,8 @@ class BenchmarkQuickTest {
                 && json.contains("\"cpuSecondsPer1000Setups\""), json);
         assertTrue(json.contains("\"http\"") && json.contains("\"requestsPerSecond\"")
                 && json.contains("\"cpuSecondsPer100kRequests\""), json);
-        assertTrue(json.contains("\"cpuSecondsPer100kRoundTrips\"") && json.contains("\"idlePercentOfCore\""), json);
+        assertTrue(json.contains("\"cpuSecondsPer100kRoundTrips\"") && json.contains("\"idlePercentOfCore\"")
+                && json.contains("\"cpuClocksAtEnd\""), json);
         assertTrue(svg.contains("Connection set-ups per second") && svg.contains("HTTP/1.1 requests per second"),
                 "set-up and HTTP panels in the chart");
         assertFalse(json.contains("NaN"), json);
