@@ -52,6 +52,15 @@ public enum Transport {
         return this == IDTS_KEEP;
     }
 
+    /**
+     * Whether the parts made of connections (set-up, HTTP/1.1, many connections) apply: every Netty transport but the
+     * receiver variant. Aeron has no connections: a stream's publication and subscription are set up once, through
+     * the media driver's conductor, not per peer as a connect is.
+     */
+    public boolean connects() {
+        return isNetty() && !bandwidthOnly();
+    }
+
     /** Transports whose event loops never block while they have channels: they use a core each, even idle. */
     public boolean spins() {
         return this == EPOLL_TCP_BUSY || this == AERON_IPC;

@@ -42,7 +42,7 @@ import static io.idts.channel.ring.RegionLayout.STATE_OUTPUT_SHUTDOWN;
 
 /**
  * A connecting IDTS endpoint written straight against the ring protocol (docs/protocol.md), without Netty and
- * without the transport's {@code HostConnector}, {@code RingWriter} or {@code RingReader}: the counterpart of the
+ * without the transport's {@code HostHandshake}, {@code RingWriter} or {@code RingReader}: the counterpart of the
  * plain {@code java.net.Socket} that Netty's TCP tests use as a peer. Only the names of offsets, flags, states and
  * reply codes come from {@link RegionLayout} and {@link HostHandshake}, so that the layout is defined once.
  *

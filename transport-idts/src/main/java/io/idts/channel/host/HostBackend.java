@@ -25,7 +25,7 @@ public final class HostBackend implements IdtsBackend {
     @Override
     public PendingConnect connect(IdtsAddress remote, IdtsAddress local, int ringCapacity, IdtsIoHandler handler,
                                   Runnable progress) throws Exception {
-        return HostConnector.start(remote, local, ringCapacity, handler, progress);
+        return HostHandshake.Offer.start(remote, local, ringCapacity, handler, progress);
     }
 
     @Override

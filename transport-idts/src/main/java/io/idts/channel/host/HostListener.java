@@ -2,21 +2,15 @@ package io.idts.channel.host;
 
 import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsIoHandler;
-import io.idts.channel.IdtsProtocolException;
 import io.idts.channel.IdtsServerChannelConfig;
 import io.idts.channel.backend.FdWatch;
 import io.idts.channel.backend.IdtsBackend;
-import io.idts.channel.ring.RegionLayout;
 
 import io.idts.linux.Errno;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.LinuxHost;
-import io.idts.linux.MemFd;
 import io.idts.linux.NativeIoException;
-import io.idts.linux.NotificationSocket;
 import io.idts.linux.PeerCredentials;
-import io.idts.linux.ReceivedMessage;
-import io.idts.linux.SharedMapping;
 import io.idts.linux.UnixDomainSocket;
 import io.netty.channel.EventLoop;
 import io.netty.channel.IoRegistration;
@@ -37,7 +31,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The accepting side of the host backend: the listening rendezvous socket, accepted as long as the server has room,
- * and the acceptor's half of the handshake on each accepted socket ({@link #receiveHello}).
+ * and the acceptor's half of the handshake ({@link HostHandshake#accept}) run on each accepted socket once its HELLO
+ * arrives.
  *
  * <p>Every connecting process is untrusted (docs/security.md). Nothing it does reaches the event loop as an exception:
  * a handshake that fails for any reason answers the connector with a reply code when it can, releases what it took
@@ -50,7 +45,6 @@ public final class HostListener implements IdtsBackend.Listener {
 
     /** Connections waiting in the kernel for accept(); bursts beyond it are retried by the connectors. */
     private static final int BACKLOG = 4096;
-    private static final int REQUIRED_SEALS = MemFd.F_SEAL_SHRINK | MemFd.F_SEAL_GROW | MemFd.F_SEAL_SEAL;
 
     /** How many connections the listening socket hands over per turn of the event loop, before others get a go. */
     private static final int ACCEPTS_PER_TURN = 16;
@@ -249,9 +243,9 @@ public final class HostListener implements IdtsBackend.Listener {
      *         handshake ended (the connection was handed to the server, or the socket was closed)
      */
     private boolean receive(int socket, PeerCredentials peer, Runnable ended) {
-        HostAcceptedConnection accepted;
+        IdtsBackend.AcceptedConnection accepted;
         try {
-            accepted = receiveHello(socket, peer);
+            accepted = HostHandshake.accept(socket, peer, address, events.config(), sharedMemory);
             if (accepted == null) {
                 return false;
             }
@@ -374,178 +368,6 @@ public final class HostListener implements IdtsBackend.Listener {
                 forget();
                 FileDescriptors.closeQuietly(socket);
             }
-        }
-    }
-
-    /**
-     * A HELLO taken in: the connection it set up and the connector's address. The connector waits for
-     * {@link #confirm()}, sent once this side has taken over its lines of the region and is {@code OPEN}.
-     */
-    static final class HostAcceptedConnection extends IdtsBackend.AcceptedConnection {
-        private static final byte[] ACCEPTED_REPLY = { HostHandshake.ACCEPTED };
-
-        private final HostConnection connection;
-
-        HostAcceptedConnection(HostConnection connection, IdtsAddress peerAddress) {
-            super(connection, peerAddress);
-            this.connection = connection;
-        }
-
-        /** Sends the ACCEPTED reply that makes the connector's channel active. */
-        @Override
-        public void confirm() throws IOException {
-            if (UnixDomainSocket.send(connection.socketFd(), ACCEPTED_REPLY, 0, 1, NO_FDS) != 1) {
-                throw new IOException("could not send the IDTS handshake reply");
-            }
-        }
-    }
-
-    /**
-     * Runs the acceptor's half of the handshake on an accepted socket once it is readable: reads the HELLO with its
-     * descriptors, checks everything the connector sent against the protocol and the server's limits, and maps the
-     * region. On success the connection owns the socket; on any failure everything received is released and the
-     * caller answers and closes the socket.
-     *
-     * @return the connection, or {@code null} if the HELLO has not arrived yet
-     * @throws HostHandshake.Rejection if the HELLO is refused: the caller sends its code
-     * @throws IOException if the connector hung up or the socket failed
-     */
-    private HostAcceptedConnection receiveHello(int socketFd, PeerCredentials peer)
-            throws IOException, HostHandshake.Rejection {
-        byte[] hello = new byte[HostHandshake.HELLO_MAX_SIZE];
-        ReceivedMessage message;
-        try {
-            message = UnixDomainSocket.receive(socketFd, hello, 0, hello.length, HostHandshake.FD_COUNT);
-        } catch (NativeIoException e) {
-            if (e.errno() == NativeIoException.NO_ERRNO) {
-                // More descriptors than a HELLO carries (those that arrived are closed already).
-                throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "HELLO: " + e.getMessage()
-                        + "; a HELLO carries exactly " + HostHandshake.FD_COUNT);
-            }
-            if (e.errno() == Errno.EMFILE || e.errno() == Errno.ENFILE) {
-                // Our shortage, not the connector's fault: it may retry.
-                throw new HostHandshake.Rejection(HostHandshake.SERVER_ERROR, "the server process has no free file "
-                        + "descriptor for the HELLO's descriptors: " + e.getMessage());
-            }
-            throw e;
-        }
-        if (message.bytes() < 0) {
-            return null;
-        }
-        IdtsServerChannelConfig config = events.config();
-        int[] fds = message.fds();
-        SharedMapping mapping = null;
-        long reserved = 0;
-        boolean success = false;
-        try {
-            if (message.bytes() == 0) {
-                throw new IOException("the connecting process hung up before its IDTS handshake");
-            }
-            String peerName = HostHandshake.decodeHello(hello, message.bytes());
-            IdtsAddress peerAddress = peerAddress(peerName);
-            if (fds.length != HostHandshake.FD_COUNT) {
-                throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "HELLO carries " + fds.length
-                        + " descriptors instead of " + HostHandshake.FD_COUNT);
-            }
-            int regionFd = fds[HostHandshake.FD_REGION];
-            int notificationFd = fds[HostHandshake.FD_NOTIFICATIONS];
-            checkSeals(regionFd);
-            long size = FileDescriptors.size(regionFd);
-            int maxRing = config.getMaxRingCapacity();
-            long maxSize = RegionLayout.regionSize(maxRing, maxRing);
-            long minSize = RegionLayout.regionSize(RegionLayout.MIN_RING_CAPACITY, RegionLayout.MIN_RING_CAPACITY);
-            if (size < minSize) {
-                throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, "region of " + size
-                        + " bytes is smaller than the smallest, " + minSize);
-            }
-            if (size > maxSize) {
-                throw new HostHandshake.Rejection(HostHandshake.RING_TOO_LARGE, "region of " + size
-                        + " bytes is larger than two rings of this server's MAX_RING_CAPACITY (" + maxRing
-                        + " bytes) make, " + maxSize);
-            }
-            if (!NotificationSocket.isUnixStreamSocket(notificationFd)) {
-                throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "the notification descriptor is not a "
-                        + "Unix stream socket: " + FileDescriptors.describe(notificationFd));
-            }
-            long limit = config.getMaxSharedMemoryPerUser();
-            if (!sharedMemory.reserve(peer.uid(), size, limit)) {
-                throw new HostHandshake.Rejection(HostHandshake.SHARED_MEMORY_LIMIT, "a region of " + size
-                        + " bytes would take the shared memory of uid " + peer.uid() + "'s connections past this "
-                        + "server's MAX_SHARED_MEMORY_PER_USER, " + limit + " bytes (" + sharedMemory.mapped(peer.uid())
-                        + " mapped)");
-            }
-            reserved = size;
-            mapping = map(regionFd, size);
-            RegionLayout layout;
-            try {
-                layout = RegionLayout.validate(mapping.buffer());
-            } catch (IdtsProtocolException e) {
-                throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, e.getMessage());
-            }
-            for (int ring = 0; ring < 2; ring++) {
-                if (layout.capacity(ring) > maxRing) {
-                    throw new HostHandshake.Rejection(HostHandshake.RING_TOO_LARGE, "ring " + ring + " of "
-                            + layout.capacity(ring) + " bytes is larger than this server's MAX_RING_CAPACITY, "
-                            + maxRing);
-                }
-            }
-            int uid = peer.uid();
-            HostConnection connection = new HostConnection(mapping, layout, false, notificationFd, socketFd,
-                    () -> sharedMemory.release(uid, size));
-            FileDescriptors.closeQuietly(regionFd);
-            success = true;
-            return new HostAcceptedConnection(connection, peerAddress);
-        } catch (NativeIoException e) {
-            throw new IOException("IDTS handshake failed: " + e.getMessage(), e);
-        } finally {
-            if (!success) {
-                if (mapping != null) {
-                    mapping.close();
-                }
-                if (reserved > 0) {
-                    sharedMemory.release(peer.uid(), reserved);
-                }
-                for (int fd : fds) {
-                    FileDescriptors.closeQuietly(fd);
-                }
-            }
-        }
-    }
-
-    /** The connector's address: its service name in this server's rendezvous directory. */
-    private IdtsAddress peerAddress(String peerName) throws HostHandshake.Rejection {
-        try {
-            return address.sibling(peerName);
-        } catch (IllegalArgumentException e) {
-            // A long rendezvous directory leaves less room for names: the connector could not listen under it either.
-            throw new HostHandshake.Rejection(HostHandshake.BAD_HELLO, "HELLO names the connector '" + peerName
-                    + "', too long for this server's rendezvous directory: " + e.getMessage());
-        }
-    }
-
-    /** Maps the region shared and writable; a memfd that cannot be (write seals, read-only, hugetlb) is refused. */
-    private static SharedMapping map(int regionFd, long size) throws HostHandshake.Rejection {
-        try {
-            return SharedMapping.map(regionFd, size);
-        } catch (NativeIoException | IllegalArgumentException e) {
-            throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, "the region cannot be mapped shared and "
-                    + "writable (" + FileDescriptors.describe(regionFd) + "; a write-sealed, read-only or hugetlb "
-                    + "memfd cannot): " + e.getMessage());
-        }
-    }
-
-    private static void checkSeals(int regionFd) throws HostHandshake.Rejection {
-        int seals;
-        try {
-            seals = MemFd.seals(regionFd);
-        } catch (NativeIoException e) {
-            throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, "region descriptor is not a memfd ("
-                    + FileDescriptors.describe(regionFd) + "): " + e.getMessage());
-        }
-        if ((seals & REQUIRED_SEALS) != REQUIRED_SEALS) {
-            // Without these seals the connector could shrink the file under our mapping: SIGBUS, a JVM crash.
-            throw new HostHandshake.Rejection(HostHandshake.BAD_REGION, "region memfd is not sealed against "
-                    + "shrinking and growing (seals 0x" + Integer.toHexString(seals) + ')');
         }
     }
 
