@@ -9,10 +9,10 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
 import io.idts.linux.Errno;
-import io.idts.linux.EventFd;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.MemFd;
 import io.idts.linux.NativeIoException;
+import io.idts.linux.NotificationSocket;
 import io.idts.linux.ReceivedMessage;
 import io.idts.linux.SharedMapping;
 import io.idts.linux.UnixDomainSocket;
@@ -42,20 +42,23 @@ import static io.idts.channel.ring.RegionLayout.STATE_OUTPUT_SHUTDOWN;
 
 /**
  * A connecting IDTS endpoint written straight against the ring protocol (docs/protocol.md), without Netty and
- * without the transport's {@code HostConnector}, {@code RingWriter} or {@code RingReader}: the counterpart of the
+ * without the transport's {@code HostHandshake}, {@code RingWriter} or {@code RingReader}: the counterpart of the
  * plain {@code java.net.Socket} that Netty's TCP tests use as a peer. Only the names of offsets, flags, states and
  * reply codes come from {@link RegionLayout} and {@link HostHandshake}, so that the layout is defined once.
  *
- * <p>It connects through the host handshake (a sealed memfd and two eventfds passed over the abstract rendezvous
- * socket with the HELLO), produces ring 0 (publishing with release semantics, notifying the acceptor only when its
- * {@code WAITING_FOR_DATA} flag is set, sleeping with {@code WAITING_FOR_SPACE} when the ring is full), consumes ring
- * 1 (sleeping with {@code WAITING_FOR_DATA}, notifying when the acceptor waits for space), shuts its output down by
- * raising its state to {@code OUTPUT_SHUTDOWN}, and closes by raising it to {@code CLOSED} and then closing its
- * descriptors. Every blocking call is bounded by a timeout. Every value read from the region is validated.
+ * <p>It connects through the host handshake (a sealed memfd and one end of a notification socket pair passed over the
+ * abstract rendezvous socket with the HELLO), produces ring 0 (publishing with release semantics, notifying the
+ * acceptor only when its {@code WAITING_FOR_DATA} flag is set, sleeping with {@code WAITING_FOR_SPACE} when the ring is
+ * full), consumes ring 1 (sleeping with {@code WAITING_FOR_DATA}, notifying when the acceptor waits for space), shuts
+ * its output down by raising its state to {@code OUTPUT_SHUTDOWN}, and closes by raising it to {@code CLOSED} and then
+ * closing its descriptors. Every blocking call is bounded by a timeout. Every value read from the region is validated.
  *
  * <p>Not thread-safe: one thread uses it at a time.
  */
 public final class RawIdtsPeer implements Closeable {
+
+    /** The protocol version this build speaks. */
+    public static final int VERSION = RegionLayout.VERSION;
 
     private static final AtomicLong SEQUENCE = new AtomicLong();
     private static final short POLLIN = 1;
@@ -68,8 +71,8 @@ public final class RawIdtsPeer implements Closeable {
 
     private IdtsAddress remote;
     private int socketFd = -1;
-    private int toAcceptorFd = -1;
-    private int toConnectorFd = -1;
+    /** This side's end of the notification socket pair; the acceptor got the other end with the HELLO. */
+    private int notificationFd = -1;
     private SharedMapping mapping;
     private ByteBuffer region;
     private RegionLayout layout;
@@ -159,23 +162,25 @@ public final class RawIdtsPeer implements Closeable {
             }
             long size = RegionLayout.regionSize(ringCapacity, ringCapacity);
             int memfd = MemFd.createSealed("idts:" + localName, size);
+            int acceptorEnd = -1;
             try {
                 mapping = SharedMapping.map(memfd, size);
                 region = mapping.buffer();
                 writeHeader(size);
-                toAcceptorFd = EventFd.create();
-                toConnectorFd = EventFd.create();
+                int[] pair = NotificationSocket.createPair();
+                notificationFd = pair[0];
+                acceptorEnd = pair[1];
                 byte[] hello = hello();
                 int[] fds = new int[HostHandshake.FD_COUNT];
                 fds[HostHandshake.FD_REGION] = memfd;
-                fds[HostHandshake.FD_TO_ACCEPTOR] = toAcceptorFd;
-                fds[HostHandshake.FD_TO_CONNECTOR] = toConnectorFd;
+                fds[HostHandshake.FD_NOTIFICATIONS] = acceptorEnd;
                 int sent = UnixDomainSocket.send(socketFd, hello, 0, hello.length, fds);
                 if (sent != hello.length) {
                     throw new IOException("raw IDTS peer: sent " + sent + " of " + hello.length + " HELLO bytes");
                 }
             } finally {
                 FileDescriptors.closeQuietly(memfd);
+                FileDescriptors.closeQuietly(acceptorEnd);
             }
             if (!awaitReadable(deadline, socketFd)[0]) {
                 throw new SocketTimeoutException("raw IDTS peer: no handshake reply from " + remote + " within "
@@ -326,7 +331,7 @@ public final class RawIdtsPeer implements Closeable {
             throw new IOException("raw IDTS peer: acceptor's consumer flags 0x" + Integer.toHexString(flags));
         }
         if ((flags & FLAG_WAITING_FOR_DATA) != 0) {
-            EventFd.signal(toAcceptorFd);
+            NotificationSocket.signal(notificationFd);
         }
     }
 
@@ -354,7 +359,7 @@ public final class RawIdtsPeer implements Closeable {
         }
     }
 
-    /** No room: WAITING_FOR_SPACE, fence, re-check, then sleep on our eventfd. */
+    /** No room: WAITING_FOR_SPACE, fence, re-check, then sleep on our notification socket. */
     private void awaitSpace(long deadline) throws IOException {
         int flagsOffset = RegionLayout.producerFlagsOffset(TX);
         INT.setRelease(region, flagsOffset, FLAG_WAITING_FOR_SPACE);
@@ -364,11 +369,11 @@ public final class RawIdtsPeer implements Closeable {
             if (hasSpace()) {
                 return;
             }
-            boolean[] ready = awaitReadable(deadline, toConnectorFd, socketFd);
+            boolean[] ready = awaitReadable(deadline, notificationFd, socketFd);
             if (!ready[0] && !ready[1]) {
                 throw new SocketTimeoutException("raw IDTS peer: the acceptor freed no space in time");
             }
-            EventFd.drain(toConnectorFd);
+            drainNotifications();
             if (ready[1]) {
                 noteHangUp();
             }
@@ -411,12 +416,12 @@ public final class RawIdtsPeer implements Closeable {
                 if (readPeerState() != state || refreshProducer() != consumed) {
                     continue;
                 }
-                boolean[] ready = awaitReadable(deadline, toConnectorFd, socketFd);
+                boolean[] ready = awaitReadable(deadline, notificationFd, socketFd);
                 if (!ready[0] && !ready[1]) {
                     throw new SocketTimeoutException("raw IDTS peer: nothing from " + remote + " within "
                             + timeoutMillis + " ms");
                 }
-                EventFd.drain(toConnectorFd);
+                drainNotifications();
                 if (ready[1]) {
                     noteHangUp();
                 }
@@ -499,7 +504,7 @@ public final class RawIdtsPeer implements Closeable {
             throw new IOException("raw IDTS peer: acceptor's producer flags 0x" + Integer.toHexString(flags));
         }
         if ((flags & FLAG_WAITING_FOR_SPACE) != 0) {
-            EventFd.signal(toAcceptorFd);
+            NotificationSocket.signal(notificationFd);
         }
         return n;
     }
@@ -585,7 +590,7 @@ public final class RawIdtsPeer implements Closeable {
 
     private void forged() throws IOException {
         VarHandle.fullFence();
-        EventFd.signal(toAcceptorFd);
+        NotificationSocket.signal(notificationFd);
     }
 
     /** The acceptor's state as last seen by this peer, re-read now. */
@@ -613,7 +618,7 @@ public final class RawIdtsPeer implements Closeable {
         INT.setRelease(region, RegionLayout.producerStateOffset(TX), state);
         ownState = state;
         VarHandle.fullFence();
-        EventFd.signal(toAcceptorFd);
+        NotificationSocket.signal(notificationFd);
     }
 
     /** Closing: state CLOSED, notify, then close every descriptor and unmap. Idempotent. */
@@ -635,11 +640,9 @@ public final class RawIdtsPeer implements Closeable {
 
     private void releaseResources() {
         FileDescriptors.closeQuietly(socketFd);
-        FileDescriptors.closeQuietly(toAcceptorFd);
-        FileDescriptors.closeQuietly(toConnectorFd);
+        FileDescriptors.closeQuietly(notificationFd);
         socketFd = -1;
-        toAcceptorFd = -1;
-        toConnectorFd = -1;
+        notificationFd = -1;
         region = null;
         if (mapping != null) {
             mapping.close();
@@ -662,6 +665,13 @@ public final class RawIdtsPeer implements Closeable {
         }
         if (message.bytes() == 0) {
             peerHungUp = true;
+        }
+    }
+
+    /** Reads every notification byte waiting (the acceptor's end closed: nothing more comes, the socket tells). */
+    private void drainNotifications() throws NativeIoException {
+        while (NotificationSocket.drain(notificationFd) > 0) {
+            // Each byte is one notification; only the ring says what changed.
         }
     }
 
