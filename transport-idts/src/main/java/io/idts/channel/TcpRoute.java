@@ -8,6 +8,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPipeline;
+import io.netty.channel.ChannelPromise;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
@@ -107,6 +108,9 @@ final class TcpRoute extends ChannelInboundHandlerAdapter {
      */
     void write(ChannelOutboundBuffer in) {
         Channel tcp = this.tcp;
+        // Straight to the TCP channel's unsafe, on its event loop: its pipeline holds no outbound handler to pass.
+        Channel.Unsafe unsafe = tcp.unsafe();
+        ChannelPromise voidPromise = tcp.voidPromise();
         for (;;) {
             boolean moved = false;
             for (;;) {
@@ -116,7 +120,7 @@ final class TcpRoute extends ChannelInboundHandlerAdapter {
                 }
                 // The outbound buffer releases its reference as it removes the message; the TCP channel owns this one.
                 ReferenceCountUtil.retain(msg);
-                tcp.write(msg, tcp.voidPromise());
+                unsafe.write(msg, voidPromise);
                 in.remove();
                 moved = true;
             }
@@ -125,7 +129,7 @@ final class TcpRoute extends ChannelInboundHandlerAdapter {
             }
             // Flushing may drain the TCP channel below its low water mark at once; its writability event then comes
             // while this channel is still flushing, where it cannot flush again: go on here instead.
-            tcp.flush();
+            unsafe.flush();
         }
     }
 
