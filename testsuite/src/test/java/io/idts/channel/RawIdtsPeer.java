@@ -528,6 +528,49 @@ public final class RawIdtsPeer implements Closeable {
         return produced;
     }
 
+    /** Descriptors this side has read from ring 1 (its consumer position there). */
+    public long consumerPosition() {
+        return consumed;
+    }
+
+    /**
+     * Hostile: stores {@code position} as this side's descriptor consumer position on ring 1, whatever it is, and
+     * notifies. The acceptor's writer reads it when its descriptor queue is nearly full or it waits for space.
+     */
+    public void forgeConsumerPosition(long position) throws IOException {
+        checkConnected();
+        LONG.setRelease(region, RegionLayout.consumerPositionOffset(RX), position);
+        forged();
+    }
+
+    /**
+     * Hostile: stores {@code flags} as this side's consumer flags on ring 1, whatever they are, and notifies. The
+     * acceptor's writer reads them after each publication. {@link #read} overwrites them.
+     */
+    public void forgeConsumerFlags(int flags) throws IOException {
+        checkConnected();
+        INT.setRelease(region, RegionLayout.consumerFlagsOffset(RX), flags);
+        forged();
+    }
+
+    /**
+     * Hostile: sends {@code data} on the rendezvous socket after the handshake (the protocol allows no data there),
+     * with a fresh eventfd in an {@code SCM_RIGHTS} message if {@code withDescriptor}.
+     */
+    public void sendOnRendezvousSocket(byte[] data, boolean withDescriptor) throws IOException {
+        checkConnected();
+        int fd = withDescriptor ? EventFd.create() : -1;
+        try {
+            int sent = UnixDomainSocket.send(socketFd, data, 0, data.length,
+                    withDescriptor ? new int[] { fd } : new int[0]);
+            if (sent != data.length) {
+                throw new IOException("raw IDTS peer: sent " + sent + " of " + data.length + " bytes");
+            }
+        } finally {
+            FileDescriptors.closeQuietly(fd);
+        }
+    }
+
     /** Hostile: publishes {@code descriptors}, whatever they say, as the next descriptors at once, and notifies. */
     public void forgeDescriptors(long... descriptors) throws IOException {
         checkConnected();
