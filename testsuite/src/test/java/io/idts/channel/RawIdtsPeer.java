@@ -98,6 +98,29 @@ public final class RawIdtsPeer implements Closeable {
     private int helloVersion = RegionLayout.VERSION;
     private int regionVersion = RegionLayout.VERSION;
     private boolean peerHungUp;
+    private HandshakeMutation mutation = new HandshakeMutation() { };
+
+    /** Hostile: what the connector's handshake sends instead of the honest values. Every method may be kept. */
+    public interface HandshakeMutation {
+        /** The seals of the region's memfd; the protocol requires {@link MemFd#SIZE_SEALS}. */
+        default int seals() {
+            return MemFd.SIZE_SEALS;
+        }
+
+        /** Changes the region after its honest header was written (before it is shared). */
+        default void region(ByteBuffer region) {
+        }
+
+        /** The HELLO to send instead of {@code hello} (at least one byte). */
+        default byte[] hello(byte[] hello) {
+            return hello;
+        }
+
+        /** The descriptors to send instead of {@code fds} (memfd, to-acceptor eventfd, to-connector eventfd). */
+        default int[] descriptors(int[] fds) {
+            return fds;
+        }
+    }
 
     /** A peer with rings of the smallest capacity (4 KiB), so that a few KiB already fill a ring. */
     public RawIdtsPeer() {
@@ -170,6 +193,12 @@ public final class RawIdtsPeer implements Closeable {
         return this;
     }
 
+    /** Hostile: the handshake {@link #connect} runs sends what {@code mutation} says. Call before it. */
+    public RawIdtsPeer mutatingHandshake(HandshakeMutation mutation) {
+        this.mutation = mutation;
+        return this;
+    }
+
     /** The name of the abstract socket an IDTS server listens on for {@code address}. */
     public static String abstractSocketName(IdtsAddress address) {
         return address.abstractSocketName();
@@ -210,20 +239,23 @@ public final class RawIdtsPeer implements Closeable {
                 throw refused;
             }
             long size = RegionLayout.regionSize(ringCapacity, ringCapacity);
-            int memfd = MemFd.createSealed("idts:" + localName, size);
+            int memfd = MemFd.create("idts:" + localName, size, mutation.seals());
             try {
                 mapping = SharedMapping.map(memfd, size);
                 region = mapping.buffer();
                 writeHeader(size);
+                mutation.region(region);
+                VarHandle.fullFence();
                 toAcceptorFd = EventFd.create();
                 toConnectorFd = EventFd.create();
                 signalFd = toAcceptorFd;
                 waitFd = toConnectorFd;
-                byte[] hello = hello();
+                byte[] hello = mutation.hello(hello());
                 int[] fds = new int[HostHandshake.FD_COUNT];
                 fds[HostHandshake.FD_REGION] = memfd;
                 fds[HostHandshake.FD_TO_ACCEPTOR] = toAcceptorFd;
                 fds[HostHandshake.FD_TO_CONNECTOR] = toConnectorFd;
+                fds = mutation.descriptors(fds);
                 int sent = UnixDomainSocket.send(socketFd, hello, 0, hello.length, fds);
                 if (sent != hello.length) {
                     throw new IOException("raw IDTS peer: sent " + sent + " of " + hello.length + " HELLO bytes");
