@@ -2,7 +2,6 @@ package io.idts.testsuite;
 
 import io.idts.channel.IdtsAddress;
 import io.idts.channel.ProcessResources;
-import io.idts.channel.RawIdtsPeer;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.UnixDomainSocket;
 import io.netty.bootstrap.Bootstrap;

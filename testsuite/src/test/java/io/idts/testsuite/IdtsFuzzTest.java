@@ -5,8 +5,6 @@ import io.idts.channel.IdtsChannelOption;
 import io.idts.channel.IdtsPeerGoneException;
 import io.idts.channel.IdtsProtocolException;
 import io.idts.channel.ProcessResources;
-import io.idts.channel.RawIdtsPeer;
-import io.idts.channel.RawIdtsServer;
 import io.idts.linux.EventFd;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;

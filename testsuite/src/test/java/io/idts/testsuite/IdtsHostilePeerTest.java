@@ -7,7 +7,6 @@ import ch.qos.logback.core.read.ListAppender;
 import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsChannel;
 import io.idts.channel.IdtsProtocolException;
-import io.idts.channel.RawIdtsPeer;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;

@@ -1,12 +1,9 @@
 package io.idts.testsuite;
 
-import io.idts.channel.EventFdFlood;
 import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsChannelOption;
 import io.idts.channel.IdtsProtocolException;
 import io.idts.channel.ProcessResources;
-import io.idts.channel.RawIdtsPeer;
-import io.idts.channel.RawIdtsServer;
 import io.idts.channel.StreamPattern;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;

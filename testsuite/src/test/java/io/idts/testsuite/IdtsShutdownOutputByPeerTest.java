@@ -1,6 +1,5 @@
 package io.idts.testsuite;
 
-import io.idts.channel.RawIdtsPeer;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;

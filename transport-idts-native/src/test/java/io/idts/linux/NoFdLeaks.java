@@ -39,11 +39,13 @@ final class NoFdLeaks implements BeforeEachCallback, AfterEachCallback {
     public void afterEach(ExtensionContext context) throws InterruptedException {
         int baseline = context.getStore(NAMESPACE).get(BASELINE, Integer.class);
         int now = FileDescriptors.openCount();
-        for (int i = 0; i < SETTLE_ATTEMPTS && now != baseline; i++) {
+        for (int i = 0; i < SETTLE_ATTEMPTS && now > baseline; i++) {
             Thread.sleep(SETTLE_PAUSE_MILLIS);
             now = FileDescriptors.openCount();
         }
-        if (now != baseline) {
+        // Fewer descriptors than at the baseline is no leak: the baseline may have caught one that the JVM held for a
+        // moment (it reads its cgroup's memory.limit_in_bytes now and then).
+        if (now > baseline) {
             Map<?, ?> before = context.getStore(NAMESPACE).get(BASELINE_FDS, Map.class);
             assertEquals(baseline, now, "open file descriptors at the end of the test; before: " + before
                     + ", after: " + openFds());

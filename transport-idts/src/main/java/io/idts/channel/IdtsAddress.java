@@ -1,5 +1,9 @@
 package io.idts.channel;
 
+import io.idts.channel.backend.IdtsBackend;
+import io.idts.channel.host.HostBackend;
+import io.idts.channel.xen.XenBackend;
+
 import io.netty.util.internal.ObjectUtil;
 import io.netty.util.internal.SystemPropertyUtil;
 
@@ -149,8 +153,16 @@ public final class IdtsAddress extends SocketAddress {
         return directory == null ? null : Paths.get(directory);
     }
 
-    /** The name of the listening socket in Linux's abstract namespace, without its leading NUL. */
-    String abstractSocketName() {
+    /** The backend that serves this address. */
+    IdtsBackend backend() {
+        return directory == null ? XenBackend.INSTANCE : HostBackend.INSTANCE;
+    }
+
+    /**
+     * The name of the host backend's listening socket in Linux's abstract namespace, without its leading NUL. For
+     * the host backend of this transport.
+     */
+    public String abstractSocketName() {
         if (directory == null) {
             throw new IllegalStateException("a Xen address has no socket name: " + this);
         }
@@ -158,12 +170,15 @@ public final class IdtsAddress extends SocketAddress {
     }
 
     /** The address of another service in the same rendezvous directory, or the same domain. */
-    IdtsAddress sibling(String otherService) {
+    public IdtsAddress sibling(String otherService) {
         return directory == null ? xen(domid, otherService) : new IdtsAddress(directory, checkService(otherService));
     }
 
-    /** Returns {@code true} if {@code name} may be a service name. */
-    static boolean isValidService(String name) {
+    /**
+     * Returns {@code true} if {@code name} may be a service name: 1 to {@value #MAX_SERVICE_LENGTH} characters of
+     * {@code [A-Za-z0-9._-]}, neither {@code .} nor {@code ..}.
+     */
+    public static boolean isValidService(String name) {
         if (name == null || name.isEmpty() || name.length() > MAX_SERVICE_LENGTH
                 || ".".equals(name) || "..".equals(name)) {
             return false;

@@ -1,5 +1,14 @@
 package io.idts.channel;
 
+import io.idts.channel.ring.SliceViews;
+import io.idts.channel.ring.ViewByteBuf;
+
+import io.idts.channel.backend.IdtsBackend;
+import io.idts.channel.backend.IdtsConnection;
+import io.idts.channel.ring.RegionLayout;
+import io.idts.channel.ring.RingReader;
+import io.idts.channel.ring.RingWriter;
+
 import io.idts.linux.LinuxHost;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -98,13 +107,13 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     /** The first protocol violation found; reported once, then the channel closes. */
     private IdtsProtocolException violation;
     /** Zero-copy read bookkeeping, made at the first view; {@code null} while every read copied. */
-    private RingViews views;
+    private SliceViews views;
     private final Runnable viewsReleased = this::viewsReleased;
     private final IdtsConnection.Events connectionEvents = new ConnectionEvents();
     /** The transmit claim buffer, reused while nobody retains it past its commit or abort. */
-    private RingBuf claimBuf;
+    private ViewByteBuf claimBuf;
     private long claimAddress;
-    private final RingBuf.Owner claimOwner = this::claimReleased;
+    private final ViewByteBuf.Owner claimOwner = this::claimReleased;
     private long claimSequence;
     /** Sequence number of the open claim, 0 if none; written on the loop, cleared by any thread that frees it. */
     private volatile long openClaim;
@@ -651,7 +660,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         final boolean zeroCopy = config.isZeroCopyReads();
         final int maxPinnedSlices = maxPinnedSlices();
         if (zeroCopy && views == null) {
-            views = new RingViews(reader, connection.regionLifetime(), eventLoop(), viewsReleased);
+            views = new SliceViews(reader, connection.regionLifetime(), eventLoop(), viewsReleased);
         }
         boolean endOfStream = false;
         ByteBuf buf = null;
@@ -862,7 +871,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
 
     private void startConnect() throws Exception {
         try {
-            connector = IdtsBackend.of(requestedRemoteAddress).connect(requestedRemoteAddress, localAddress,
+            connector = requestedRemoteAddress.backend().connect(requestedRemoteAddress, localAddress,
                     config.ringCapacityFor(requestedRemoteAddress), ioHandler(), this::finishConnect);
         } catch (IdtsBackend.BacklogFullException e) {
             // The server is flooded with connects; try again shortly, until the connect timeout fires.
@@ -994,7 +1003,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
      * <p>Call on the event loop (an encoder's {@code write}). One claim may be open at a time. A claim lies in one
      * slice of the ring (at most a 64th of the ring capacity): if {@code size} is larger, or no slice has that much
      * room, or anything else stands in the way (not active, output shut down, writes pending, a claim open, waiting
-     * for space), it returns {@code null} and the caller writes as usual. {@link RingClaimEncoder} does all that for
+     * for space), it returns {@code null} and the caller writes as usual. {@link IdtsClaimEncoder} does all that for
      * an encoder.
      *
      * @return the claim, or {@code null} if no claim of that size can be made now
@@ -1022,10 +1031,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             protocolViolation(e);
             return null;
         }
-        RingBuf buf = claimBuf;
+        ViewByteBuf buf = claimBuf;
         if (buf == null || buf.refCnt() != 0) {
             // Someone kept the last claim past its commit: it is theirs now.
-            buf = RingBuf.unpooled();
+            buf = ViewByteBuf.unpooled();
             claimBuf = buf;
             claimAddress = PlatformDependent.hasUnsafe()
                     ? PlatformDependent.directBufferAddress(writer.claimMemory()) : 0;
@@ -1082,7 +1091,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     /** Any thread: a claim buffer's reference count dropped to zero (committed, aborted, or just released). */
-    private void claimReleased(RingBuf buf, long sequence) {
+    private void claimReleased(ViewByteBuf buf, long sequence) {
         if (openClaim == sequence) {
             openClaim = 0; // released without commit: an abort
         }
@@ -1112,7 +1121,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                     doBind(local);
                 }
                 if (localAddress == null) {
-                    localAddress = IdtsBackend.of(remoteAddress).clientAddress(remoteAddress,
+                    localAddress = remoteAddress.backend().clientAddress(remoteAddress,
                             "client-" + LinuxHost.pid() + '-' + CLIENT_SEQUENCE.incrementAndGet());
                 }
                 requestedRemoteAddress = remoteAddress;

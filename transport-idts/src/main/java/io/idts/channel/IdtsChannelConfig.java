@@ -1,5 +1,7 @@
 package io.idts.channel;
 
+import io.idts.channel.ring.RegionLayout;
+
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.DefaultChannelConfig;

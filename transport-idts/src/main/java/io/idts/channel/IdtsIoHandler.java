@@ -1,5 +1,6 @@
 package io.idts.channel;
 
+
 import io.netty.channel.IoHandle;
 import io.netty.channel.IoHandler;
 import io.netty.channel.IoHandlerContext;
@@ -8,7 +9,6 @@ import io.netty.channel.IoOps;
 import io.netty.channel.IoRegistration;
 import io.netty.channel.epoll.EpollIoHandle;
 import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.epoll.EpollIoOps;
 import io.netty.util.concurrent.ThreadAwareExecutor;
 import io.netty.util.internal.ObjectUtil;
 import io.netty.util.internal.StringUtil;
@@ -16,6 +16,9 @@ import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -48,8 +51,8 @@ public final class IdtsIoHandler implements IoHandler {
     private IdtsIoHandle[] handles = NO_HANDLES;
     private long lastEpollPollNanos;
     private boolean destroyPrepared;
-    /** This loop's XenStore connection, made by its first Xen channel. */
-    private XenStoreWatcher xenStoreWatcher;
+    /** Per-loop resources of the backends, by type: the Xen backend's XenStore connection. */
+    private final Map<Class<?>, AutoCloseable> backendResources = new HashMap<>();
 
     private IdtsIoHandler(ThreadAwareExecutor executor, IoHandler epoll) {
         this.executor = ObjectUtil.checkNotNull(executor, "executor");
@@ -171,10 +174,14 @@ public final class IdtsIoHandler implements IoHandler {
         if (!destroyPrepared || handles.length > 0) {
             prepareToDestroy();
         }
-        if (xenStoreWatcher != null) {
-            xenStoreWatcher.close();
-            xenStoreWatcher = null;
+        for (AutoCloseable resource : backendResources.values()) {
+            try {
+                resource.close();
+            } catch (Exception e) {
+                logger.warn("Could not close {} of {}", resource, this, e);
+            }
         }
+        backendResources.clear();
         epoll.destroy();
     }
 
@@ -196,22 +203,19 @@ public final class IdtsIoHandler implements IoHandler {
                 + " not supported by " + StringUtil.simpleClassName(this));
     }
 
-    /** This loop's connection to XenStore, for the Xen backend; made on first use. Call on the event loop. */
-    XenStoreWatcher xenStoreWatcher() throws Exception {
-        if (xenStoreWatcher == null) {
-            xenStoreWatcher = XenStoreWatcher.open(this);
-        }
-        return xenStoreWatcher;
-    }
-
     /**
-     * Watches a file descriptor with the epoll half of this handler. Called on the event loop by the channels, which
-     * reach this handler through their registration's {@link IoRegistration#attachment()}.
+     * The resource of type {@code type} that a backend shares between its channels on this event loop (the Xen
+     * backend's XenStore connection), made by {@code factory} on first use and closed when the loop ends. For the
+     * backends of this transport; call on the event loop.
      */
-    IoRegistration watch(FdWatch watch, EpollIoOps ops) throws Exception {
-        IoRegistration registration = epoll.register(watch);
-        registration.submit(ops);
-        return registration;
+    public <T extends AutoCloseable> T backendResource(Class<T> type, Callable<? extends T> factory)
+            throws Exception {
+        AutoCloseable resource = backendResources.get(type);
+        if (resource == null) {
+            resource = ObjectUtil.checkNotNull(factory.call(), "factory.call()");
+            backendResources.put(type, resource);
+        }
+        return type.cast(resource);
     }
 
     @Override

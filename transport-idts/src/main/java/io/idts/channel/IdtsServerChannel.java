@@ -1,5 +1,8 @@
 package io.idts.channel;
 
+import io.idts.channel.backend.IdtsBackend;
+import io.idts.channel.host.HostHandshake;
+
 import io.netty.channel.AbstractServerChannel;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
@@ -117,7 +120,7 @@ public final class IdtsServerChannel extends AbstractServerChannel {
                     + (localAddress == null ? "null" : localAddress.getClass().getName()));
         }
         IdtsAddress address = (IdtsAddress) localAddress;
-        listener = IdtsBackend.of(address).listen(address, (IdtsIoHandler) registration.attachment(), eventLoop(),
+        listener = address.backend().listen(address, (IdtsIoHandler) registration.attachment(), eventLoop(),
                 new AcceptEvents());
         this.localAddress = address;
     }

@@ -26,9 +26,9 @@ import java.util.List;
 public final class LeakDetectionExtension implements BeforeAllCallback, AfterAllCallback {
 
     /** The configuration parameters that {@link #beforeAll} saw last, for the harness's own test. */
-    static volatile String lastClass;
-    static volatile String lastAutodetection;
-    static volatile String lastTimeoutDefault;
+    public static volatile String lastClass;
+    public static volatile String lastAutodetection;
+    public static volatile String lastTimeoutDefault;
 
     private final LeakRecorder recorder;
 

@@ -1,5 +1,7 @@
 package io.idts.channel;
 
+import io.idts.channel.ring.ViewByteBuf;
+
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
@@ -516,10 +518,10 @@ final class ZeroCopyChannelTest {
                 return composite.numComponents() > 0;
             }
             ByteBuf b = buf;
-            while (!(b instanceof RingBuf) && b.unwrap() != null) {
+            while (!(b instanceof ViewByteBuf) && b.unwrap() != null) {
                 b = b.unwrap();
             }
-            return b instanceof RingBuf;
+            return b instanceof ViewByteBuf;
         }
     }
 
@@ -643,7 +645,7 @@ final class ZeroCopyChannelTest {
     }
 
     /** Encodes an Integer n as the next n bytes of the stream pattern, through claims where it can. */
-    static final class PatternFrameEncoder extends RingClaimEncoder<Integer> {
+    static final class PatternFrameEncoder extends IdtsClaimEncoder<Integer> {
         private long position;
 
         @Override

@@ -1,0 +1,36 @@
+package io.idts.channel.host;
+
+import io.idts.channel.IdtsAddress;
+import io.idts.channel.IdtsIoHandler;
+import io.idts.channel.backend.IdtsBackend;
+
+import io.netty.channel.EventLoop;
+
+/**
+ * The host backend: processes of one Linux host, a sealed memfd region and two eventfds handed over a Unix-domain
+ * socket in the abstract namespace (see {@code docs/protocol.md}, "Host handshake").
+ */
+public final class HostBackend implements IdtsBackend {
+
+    public static final HostBackend INSTANCE = new HostBackend();
+
+    private HostBackend() {
+    }
+
+    @Override
+    public IdtsAddress clientAddress(IdtsAddress remote, String service) {
+        return remote.sibling(service);
+    }
+
+    @Override
+    public PendingConnect connect(IdtsAddress remote, IdtsAddress local, int ringCapacity, IdtsIoHandler handler,
+                                  Runnable progress) throws Exception {
+        return HostConnector.start(remote, local, ringCapacity, handler, progress);
+    }
+
+    @Override
+    public Listener listen(IdtsAddress local, IdtsIoHandler handler, EventLoop loop, ListenerEvents events)
+            throws Exception {
+        return HostListener.listen(local, handler, loop, events);
+    }
+}
