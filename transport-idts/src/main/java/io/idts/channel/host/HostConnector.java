@@ -106,7 +106,20 @@ public final class HostConnector implements IdtsBackend.PendingConnect {
             fds[HostHandshake.FD_REGION] = memfd;
             fds[HostHandshake.FD_TO_ACCEPTOR] = toAcceptorFd;
             fds[HostHandshake.FD_TO_CONNECTOR] = toConnectorFd;
-            int sent = UnixDomainSocket.send(socketFd, hello, 0, hello.length, fds);
+            int sent;
+            try {
+                sent = UnixDomainSocket.send(socketFd, hello, 0, hello.length, fds);
+            } catch (NativeIoException e) {
+                if (e.errno() != Errno.EPIPE && e.errno() != Errno.ECONNRESET) {
+                    throw e;
+                }
+                // The kernel queued our connect, then the server's process exited (or closed its socket) before it
+                // took the connection in.
+                ConnectException gone = new ConnectException("the server at IDTS address " + remote + " closed the "
+                        + "connection before the handshake (its process may have exited): connect again once it runs");
+                gone.initCause(e);
+                throw gone;
+            }
             if (sent != hello.length) {
                 // A fresh local socket always has room for a few dozen bytes; anything else is a broken socket.
                 throw new ConnectException("could not send the IDTS handshake to " + remote + " (" + sent + " of "
