@@ -69,7 +69,7 @@ import java.util.concurrent.TimeUnit;
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = { "-Xms512m", "-Xmx512m", "-Dio.netty.leakDetection.level=disabled",
-        "-Djmh.executor=CUSTOM", "-Djmh.executor.class=io.idts.channel.RingZeroCopyBenchmark$EventLoopThreads" })
+        "-Djmh.executor=CUSTOM", "-Djmh.executor.class=io.idts.microbench.RingZeroCopyBenchmark$EventLoopThreads" })
 public class RingZeroCopyBenchmark {
 
     /**

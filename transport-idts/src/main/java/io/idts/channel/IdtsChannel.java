@@ -1,7 +1,6 @@
 package io.idts.channel;
 
 import io.idts.channel.ring.SliceViews;
-import io.idts.channel.ring.ViewByteBuf;
 
 import io.idts.channel.backend.IdtsBackend;
 import io.idts.channel.backend.IdtsConnection;
@@ -11,7 +10,6 @@ import io.idts.channel.ring.RingWriter;
 
 import io.idts.linux.LinuxHost;
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.AbstractChannel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelMetadata;
@@ -19,7 +17,6 @@ import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelPipeline;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.ConnectTimeoutException;
-import io.netty.channel.DefaultFileRegion;
 import io.netty.channel.EventLoop;
 import io.netty.channel.FileRegion;
 import io.netty.channel.IoEvent;
@@ -29,23 +26,17 @@ import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.ChannelInputShutdownReadComplete;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.util.IllegalReferenceCountException;
-import io.netty.util.ReferenceCounted;
 import io.netty.util.concurrent.Future;
 import io.netty.util.internal.ObjectUtil;
-import io.netty.util.internal.PlatformDependent;
 import io.netty.util.internal.StringUtil;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.io.IOException;
 import java.net.SocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.AlreadyConnectedException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ConnectionPendingException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.WritableByteChannel;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -77,7 +68,8 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private enum State { OPEN, CONNECTING, ACTIVE, CLOSED }
 
     private final IdtsChannelConfig config = new IdtsChannelConfig(this);
-    private final RingByteChannel ringByteChannel = new RingByteChannel();
+    private final FileRegionTransfer fileRegions = new FileRegionTransfer();
+    private final TransmitClaims claims = new TransmitClaims();
     private volatile State state;
     private volatile IdtsAddress localAddress;
     private volatile IdtsAddress remoteAddress;
@@ -98,7 +90,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private Future<?> connectTimeoutFuture;
     private boolean readStarted;
     private boolean readPending;
-    /** In {@link #readRing()}: views released meanwhile give their slices back at its end. */
+    /** In {@link IdtsUnsafe#readRing()}: views released meanwhile give their slices back at its end. */
     private boolean readingRing;
     private boolean armedForData;
     private boolean waitingForSpace;
@@ -108,23 +100,11 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private IdtsProtocolException violation;
     /** Zero-copy read bookkeeping, made at the first view; {@code null} while every read copied. */
     private SliceViews views;
-    private final Runnable viewsReleased = this::viewsReleased;
-    private final IdtsConnection.Events connectionEvents = new ConnectionEvents();
-    /** The transmit claim buffer, reused while nobody retains it past its commit or abort. */
-    private ViewByteBuf claimBuf;
-    private long claimAddress;
-    private final ViewByteBuf.Owner claimOwner = this::claimReleased;
-    private long claimSequence;
-    /** Sequence number of the open claim, 0 if none; written on the loop, cleared by any thread that frees it. */
-    private volatile long openClaim;
-    /** The connection's region lifetime, kept after close for the claim still open then. */
-    private volatile ReferenceCounted regionLifetime;
 
     // Counters: written on the event loop only, readable anywhere (they may lag a little there).
     private long zeroCopyReadBytes;
     private long copiedReadBytes;
     private long holdLimitCopies;
-    private long claimedBytes;
 
     /** A channel to be connected; {@code Bootstrap} makes it by reflection. */
     public IdtsChannel() {
@@ -143,15 +123,18 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     private void attach(IdtsConnection connection, IdtsAddress remote) throws IdtsProtocolException {
-        int txRing = connection.isConnector() ? 0 : 1;
-        RingWriter writer = new RingWriter(connection.region(), connection.layout(), txRing);
-        RingReader reader = new RingReader(connection.region(), connection.layout(), 1 - txRing);
+        boolean connector = connection.isConnector();
+        RingWriter writer = new RingWriter(connection.region(), connection.layout(),
+                RegionLayout.transmitRing(connector));
+        RingReader reader = new RingReader(connection.region(), connection.layout(),
+                RegionLayout.receiveRing(connector));
         if (!connection.isConnector()) {
             writer.setState(RegionLayout.STATE_OPEN);
         }
         config.applyBackendDefaults(remote);
         this.connection = connection;
-        this.regionLifetime = connection.regionLifetime();
+        claims.attach(connection.regionLifetime());
+        fileRegions.attach(writer);
         this.writer = writer;
         this.reader = reader;
         this.pinCounters = reader;
@@ -249,7 +232,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private void watchConnection() throws Exception {
         // Set first: a watch that fails half way, or reports the peer gone at once, is undone by cancelWatches().
         watching = true;
-        connection.watch(ioHandler(), connectionEvents);
+        connection.watch(ioHandler(), (IdtsUnsafe) unsafe());
     }
 
     private void cancelWatches() {
@@ -306,6 +289,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             this.connection = null;
             reader = null;
             writer = null;
+            fileRegions.attach(null);
             connection.close();
         }
         if (connector != null) {
@@ -349,10 +333,33 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         }
     }
 
+    /**
+     * Logs the first violation at warning level, fails every write still pending with it (flushed or not: none of it
+     * can reach the peer any more) and fires it through the pipeline. A violation found again later (the ring classes
+     * throw the first one again on every use) is not reported twice.
+     */
+    private void reportViolation(IdtsProtocolException e) {
+        if (violation != null) {
+            return;
+        }
+        violation = e;
+        logger.warn("Closing {}: the peer broke the IDTS ring protocol: {}", this, e.getMessage());
+        ChannelOutboundBuffer out = unsafe().outboundBuffer();
+        if (out != null) {
+            // Writes that listeners of the failed promises make meanwhile are failed by the close that follows.
+            out.addFlush();
+            while (out.remove(e)) {
+                continue;
+            }
+        }
+        pipeline().fireExceptionCaught(e);
+    }
+
     private void writeOutbound(ChannelOutboundBuffer in) throws Exception {
         if (reader.peerState() == RegionLayout.STATE_CLOSED) {
             throw new IOException("the peer of " + this + " closed the channel; nothing more can be written to it");
         }
+        int spinsLeft = config.getWriteSpinCount();
         try {
             for (;;) {
                 Object msg = in.current();
@@ -368,7 +375,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                     }
                     int written = writer.write(buf, buf.readerIndex(), readable);
                     in.removeBytes(written);
-                    if (written < readable && !awaitSpace()) {
+                    if (written < readable && !awaitSpace(--spinsLeft)) {
                         return;
                     }
                 } else {
@@ -377,15 +384,13 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                         in.remove();
                         continue;
                     }
-                    long written = region instanceof DefaultFileRegion && FileRegionAccess.AVAILABLE
-                            ? transferFile((DefaultFileRegion) region)
-                            : region.transferTo(ringByteChannel, region.transferred());
+                    long written = fileRegions.transfer(region);
                     if (written > 0) {
                         in.progress(written);
                     }
                     if (region.transferred() >= region.count()) {
                         in.remove();
-                    } else if (written == 0 && !awaitSpace()) {
+                    } else if (written == 0 && !awaitSpace(--spinsLeft)) {
                         return;
                     }
                 }
@@ -398,50 +403,27 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     /**
-     * Reads the next part of a {@link DefaultFileRegion} from its file straight into the transmit ring (a positional
-     * read into the ring's memory: no heap buffer, no intermediate copy), up to the end of the free space or of the
-     * ring, whichever comes first.
-     *
-     * @return bytes transferred, 0 when the ring is full
-     */
-    private long transferFile(DefaultFileRegion region) throws IOException {
-        long transferred = region.transferred();
-        long remaining = region.count() - transferred;
-        int wanted = (int) Math.min(remaining, writer.sliceSize());
-        int n = Math.min(wanted, writer.contiguousWritableBytes(wanted));
-        if (n == 0) {
-            return 0;
-        }
-        if (region.refCnt() == 0) {
-            throw new IllegalReferenceCountException(0);
-        }
-        region.open();
-        FileChannel file = FileRegionAccess.file(region);
-        ByteBuffer dst = writer.claimMemory().slice(writer.index(), n);
-        int read = file.read(dst, region.position() + transferred);
-        if (read <= 0) {
-            throw new IOException("the file of " + region + " ended after " + transferred + " of the "
-                    + region.count() + " bytes of the region");
-        }
-        writer.commit(read);
-        FileRegionAccess.setTransferred(region, transferred + read);
-        return read;
-    }
-
-    /**
      * The ring is full: publishes what was written so the peer can drain it, and waits for space. The wake-me flag
-     * is not set here but in {@link #prepareToSleep()}, when the loop is about to block: while the loop keeps turning
-     * (busy with other channels, or spinning) it sees the space the peer frees by itself, and a flag set on every
-     * full ring would make the peer notify, a system call, on every release.
+     * is not set here but in {@link IdtsUnsafe#prepareToSleep()}, when the loop is about to block: while the loop
+     * keeps turning (busy with other channels, or spinning) it sees the space the peer frees by itself, and a flag set
+     * on every full ring would make the peer notify, a system call, on every release.
      *
+     * @param spinsLeft how many more times this flush may go on filling the ring as the peer frees it; at 0 the flush
+     *                  ends and another is scheduled, so that a peer that drains as fast as we fill cannot keep the
+     *                  event loop from its other channels (Netty's socket channels bound a flush the same way, by
+     *                  {@code WRITE_SPIN_COUNT} writes)
      * @return {@code true} if space came free meanwhile and writing can go on
      */
-    private boolean awaitSpace() throws IOException {
+    private boolean awaitSpace(int spinsLeft) throws IOException {
         if (writer.publish()) {
             connection.notifyPeer();
         }
         if (writer.writableBytes() > 0) {
-            return true;
+            if (spinsLeft > 0) {
+                return true;
+            }
+            eventLoop().execute(((IdtsUnsafe) unsafe()).flushTask);
+            return false;
         }
         waitingForSpace = true;
         return false;
@@ -544,181 +526,6 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     // ---------------------------------------------------------------------------------------------------------
     // Event-loop side: polled by IdtsIoHandler, woken by the notification eventfd and the rendezvous socket.
 
-    private int poll() {
-        if (connection == null) {
-            return 0;
-        }
-        try {
-            if (armedForData) {
-                armedForData = false;
-                reader.clearWaitingForData();
-            }
-            int work = 0;
-            if (waitingForSpace && (writer.writableBytes() > 0
-                    || reader.peerState() == RegionLayout.STATE_CLOSED)) {
-                waitingForSpace = false;
-                writer.clearWaitingForSpace();
-                work++;
-                ((IdtsUnsafe) unsafe()).flushPending();
-                if (connection == null) {
-                    return work;
-                }
-            }
-            if (inputShutdown) {
-                work += discardInput();
-            } else if (isReadInterested()) {
-                if (reader.readableBytes() > 0 || reader.isEndOfStream()) {
-                    readRing();
-                    work++;
-                }
-            } else if (reader.readableBytes() == 0 && reader.isEndOfStream()) {
-                // Nobody asked to read, but nothing is left to read either: the end of the stream is news, as a
-                // socket's hang-up is for Netty's epoll channels. A state change always notifies, so it wakes us.
-                inputEnded();
-                work++;
-            }
-            if (connection != null && reader.hasUnreleased()) {
-                // Looking for data can finish a slice with no byte left in it (an empty END_OF_SLICE descriptor):
-                // give it back now, or a writer waiting for it would wait for a notification that never comes.
-                publishConsumed();
-                work++;
-            }
-            return work;
-        } catch (IdtsProtocolException e) {
-            protocolViolation(e);
-            return 1;
-        } catch (IOException e) {
-            pipeline().fireExceptionCaught(e);
-            unsafe().close(unsafe().voidPromise());
-            return 1;
-        }
-    }
-
-    private boolean prepareToSleep() {
-        if (connection == null) {
-            return false;
-        }
-        boolean ready = false;
-        if (waitingForSpace) {
-            try {
-                // Sets WAITING_FOR_SPACE and re-checks; on a free ring it clears the flag again: go on writing.
-                ready = writer.prepareToWaitForSpace();
-            } catch (IdtsProtocolException e) {
-                protocolViolation(e);
-                return true;
-            }
-        }
-        return prepareToSleepForData() || ready;
-    }
-
-    private boolean prepareToSleepForData() {
-        // With input shut down the ring is still drained (discarded), so the peer's writes must still wake us.
-        if (connection == null || armedForData || !(inputShutdown || isReadInterested())) {
-            return false;
-        }
-        try {
-            armedForData = true;
-            if (reader.prepareToSleep()) {
-                armedForData = false;
-                return true;
-            }
-            return false;
-        } catch (IdtsProtocolException e) {
-            protocolViolation(e);
-            return true;
-        }
-    }
-
-    /** What the connection reports, on the event loop. */
-    private final class ConnectionEvents implements IdtsConnection.Events {
-        @Override
-        public void notified() {
-            poll();
-        }
-
-        @Override
-        public void peerGone() {
-            IdtsChannel.this.peerGone();
-        }
-
-        @Override
-        public void protocolViolation(IdtsProtocolException cause) {
-            IdtsChannel.this.protocolViolation(cause);
-        }
-    }
-
-    /**
-     * The one place reads take bytes out of the ring: as views (zero-copy reads on, and the views held
-     * within the hold limit) or as copies into the channel's allocator. The producer position is read once and
-     * validated by {@link RingReader#readableBytes()} before any view or copy is made.
-     */
-    private void readRing() throws IOException {
-        final ChannelPipeline pipeline = pipeline();
-        final RecvByteBufAllocator.Handle allocHandle = unsafe().recvBufAllocHandle();
-        final IdtsChannelConfig config = this.config;
-        allocHandle.reset(config);
-        final boolean zeroCopy = config.isZeroCopyReads();
-        final int maxPinnedSlices = maxPinnedSlices();
-        if (zeroCopy && views == null) {
-            views = new SliceViews(reader, connection.regionLifetime(), eventLoop(), viewsReleased);
-        }
-        boolean endOfStream = false;
-        ByteBuf buf = null;
-        readingRing = true;
-        try {
-            do {
-                int readable = reader.readableBytes();
-                if (readable == 0) {
-                    endOfStream = reader.isEndOfStream();
-                    break;
-                }
-                if (zeroCopy && views.canView(maxPinnedSlices)) {
-                    // As large as the RecvByteBufAllocator would have made the buffer (it still sizes each read), and
-                    // within one slice: readable is what the slice being read offers.
-                    int guess = allocHandle.guess();
-                    int length = Math.min(readable, guess > 0 ? guess : readable);
-                    buf = views.take(length, config.getAllocator());
-                    allocHandle.attemptedBytesRead(guess);
-                    allocHandle.lastBytesRead(length);
-                    zeroCopyReadBytes += length;
-                } else {
-                    if (zeroCopy) {
-                        holdLimitCopies++;
-                    }
-                    buf = allocHandle.allocate(config.getAllocator());
-                    allocHandle.attemptedBytesRead(buf.writableBytes());
-                    int read = reader.read(buf, buf.writableBytes());
-                    allocHandle.lastBytesRead(read);
-                    copiedReadBytes += read;
-                    publishConsumed();
-                }
-                allocHandle.incMessagesRead(1);
-                readPending = false;
-                ByteBuf msg = buf;
-                buf = null;
-                pipeline.fireChannelRead(msg);
-                if (connection == null || inputShutdown) {
-                    // A handler closed the channel or shut its input down while we were reading.
-                    break;
-                }
-            } while (allocHandle.continueReading());
-        } finally {
-            readingRing = false;
-            if (buf != null) {
-                buf.release();
-            }
-        }
-        if (connection != null) {
-            // Descriptors read and slices finished with (by copies, or views already released) go back now.
-            publishConsumed();
-        }
-        allocHandle.readComplete();
-        pipeline.fireChannelReadComplete();
-        if (endOfStream && connection != null) {
-            inputEnded();
-        }
-    }
-
     /**
      * The slices of the receive ring views may pin at once: {@link IdtsChannelOption#ZERO_COPY_HOLD_PERCENT} of them,
      * but always two fewer than all, so that the peer has a slice to write into and one on its way back.
@@ -726,136 +533,6 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private int maxPinnedSlices() {
         int slices = RegionLayout.SLICES_PER_RING;
         return Math.min(slices * config.getZeroCopyHoldPercent() / 100, slices - 2);
-    }
-
-    /**
-     * Gives the peer back the descriptors read and the slices nothing uses any more (no view holds them and every
-     * byte of them was read). Notifies the peer if it waits for space.
-     */
-    private void publishConsumed() throws IOException {
-        if (reader.release()) {
-            connection.notifyPeer();
-        }
-    }
-
-    /** On the event loop, after views were released (on it, or on another thread and handed back). */
-    private void viewsReleased() {
-        // Within the read loop the slices go back together at its end: one notification for a waiting writer
-        // instead of one per view a handler releases as it goes.
-        if (connection == null || reader == null || readingRing) {
-            return;
-        }
-        try {
-            publishConsumed();
-        } catch (IdtsProtocolException e) {
-            // We are inside some handler's release(): close on the next turn rather than under its feet.
-            eventLoop().execute(() -> protocolViolation(e));
-        } catch (Throwable t) {
-            eventLoop().execute(() -> {
-                pipeline().fireExceptionCaught(t);
-                unsafe().close(unsafe().voidPromise());
-            });
-        }
-    }
-
-    /** The peer shut its output down or closed, and every byte it wrote was read. */
-    private void inputEnded() {
-        if (!inputShutdown) {
-            if (!config.isAllowHalfClosure()) {
-                unsafe().close(unsafe().voidPromise());
-                return;
-            }
-            inputShutdown = true;
-            pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
-        }
-        if (!inputShutdownReadCompleteFired) {
-            inputShutdownReadCompleteFired = true;
-            pipeline().fireUserEventTriggered(ChannelInputShutdownReadComplete.INSTANCE);
-        }
-    }
-
-    private int discardInput() throws IdtsProtocolException, IOException {
-        int readable = reader.readableBytes();
-        if (readable == 0) {
-            return 0;
-        }
-        reader.skip(readable);
-        publishConsumed();
-        return 1;
-    }
-
-    /** A protocol violation found outside {@link #doWrite}: reported (once) and the channel closed. */
-    private void protocolViolation(IdtsProtocolException e) {
-        reportViolation(e);
-        unsafe().close(unsafe().voidPromise());
-    }
-
-    /**
-     * Logs the first violation at warning level, fails every write still pending with it (flushed or not: none of it
-     * can reach the peer any more) and fires it through the pipeline. A violation found again later (the ring classes
-     * throw the first one again on every use) is not reported twice.
-     */
-    private void reportViolation(IdtsProtocolException e) {
-        if (violation != null) {
-            return;
-        }
-        violation = e;
-        logger.warn("Closing {}: the peer broke the IDTS ring protocol: {}", this, e.getMessage());
-        ChannelOutboundBuffer out = unsafe().outboundBuffer();
-        if (out != null) {
-            // Writes that listeners of the failed promises make meanwhile are failed by the close that follows.
-            out.addFlush();
-            while (out.remove(e)) {
-                continue;
-            }
-        }
-        pipeline().fireExceptionCaught(e);
-    }
-
-    /**
-     * The backend says the peer is gone. If the peer closed the channel first, the ring says so and the ordinary
-     * end-of-stream path handles it; otherwise its process (or domain) died.
-     */
-    private void peerGone() {
-        if (connection == null) {
-            return;
-        }
-        try {
-            if (reader.peerState() == RegionLayout.STATE_CLOSED) {
-                return;
-            }
-        } catch (IdtsProtocolException e) {
-            protocolViolation(e);
-            return;
-        }
-        peerGone = true;
-        // Deliver what the peer wrote before it died, as a socket delivers its receive buffer before the reset.
-        long deliveredBefore = reader.position();
-        if (isReadInterested()) {
-            readAllBeforeClose();
-        }
-        if (connection == null) {
-            return;
-        }
-        IdtsPeerGoneException gone = new IdtsPeerGoneException("the peer of " + this + " is gone: its process "
-                + (remoteAddress.isXen() ? "or domain " : "")
-                + "exited or was killed without closing the channel (" + (reader.position() - deliveredBefore)
-                + " bytes it wrote before were delivered)");
-        pipeline().fireExceptionCaught(gone);
-        unsafe().close(unsafe().voidPromise());
-    }
-
-    private void readAllBeforeClose() {
-        try {
-            while (connection != null && !inputShutdown && reader.readableBytes() > 0) {
-                readRing();
-            }
-        } catch (IdtsProtocolException e) {
-            // The peer broke the protocol before it died: that is what the pipeline hears of, not its death.
-            protocolViolation(e);
-        } catch (IOException e) {
-            logger.debug("Could not drain the ring of {} after its peer died", this, e);
-        }
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -867,83 +544,6 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                     + (address == null ? "null" : address.getClass().getName() + " (" + address + ')'));
         }
         return (IdtsAddress) address;
-    }
-
-    private void startConnect() throws Exception {
-        try {
-            connector = requestedRemoteAddress.backend().connect(requestedRemoteAddress, localAddress,
-                    config.ringCapacityFor(requestedRemoteAddress), ioHandler(), this::finishConnect);
-        } catch (IdtsBackend.BacklogFullException e) {
-            // The server is flooded with connects; try again shortly, until the connect timeout fires.
-            eventLoop().schedule(this::retryConnect, BACKLOG_RETRY_MILLIS, TimeUnit.MILLISECONDS);
-        }
-    }
-
-    private void retryConnect() {
-        if (state != State.CONNECTING || connectPromise == null) {
-            return;
-        }
-        try {
-            startConnect();
-        } catch (Throwable t) {
-            failConnect(t);
-        }
-    }
-
-    private void finishConnect() {
-        ChannelPromise promise = connectPromise;
-        if (promise == null || state != State.CONNECTING || connector == null) {
-            return;
-        }
-        IdtsConnection established;
-        try {
-            established = connector.finish();
-            if (established == null) {
-                return;
-            }
-            connector = null;
-            try {
-                attach(established, requestedRemoteAddress);
-            } catch (Throwable t) {
-                established.close();
-                throw t;
-            }
-        } catch (Throwable t) {
-            failConnect(t);
-            return;
-        }
-        try {
-            watchConnection();
-        } catch (Throwable t) {
-            failConnect(t);
-            return;
-        }
-        if (state != State.CONNECTING) {
-            // The backend found the peer gone already, and the channel closed.
-            return;
-        }
-        remoteAddress = requestedRemoteAddress;
-        state = State.ACTIVE;
-        connectPromise = null;
-        if (connectTimeoutFuture != null) {
-            connectTimeoutFuture.cancel(false);
-            connectTimeoutFuture = null;
-        }
-        boolean promiseSet = promise.trySuccess();
-        pipeline().fireChannelActive();
-        if (!promiseSet) {
-            // The user cancelled the connect meanwhile.
-            unsafe().close(unsafe().voidPromise());
-        }
-    }
-
-    private void failConnect(Throwable cause) {
-        ChannelPromise promise = connectPromise;
-        connectPromise = null;
-        if (promise != null) {
-            promise.tryFailure(cause);
-        }
-        unsafe().close(unsafe().voidPromise());
     }
 
     // ---------------------------------------------------------------------------------------------------------
@@ -990,7 +590,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
 
     /** Bytes written through {@link #claim(int)} and {@link #commit(ByteBuf)} so far. */
     public long claimedBytes() {
-        return claimedBytes;
+        return claims.claimedBytes();
     }
 
     /**
@@ -1014,7 +614,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         if (!eventLoop().inEventLoop()) {
             throw new IllegalStateException("claim() must be called on the channel's event loop");
         }
-        if (openClaim != 0 || connection == null || state != State.ACTIVE || outputShutdown || waitingForSpace
+        if (claims.isOpen() || connection == null || state != State.ACTIVE || outputShutdown || waitingForSpace
                 || size > writer.sliceSize()) {
             return null;
         }
@@ -1028,22 +628,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             }
         } catch (IdtsProtocolException e) {
             // The caller writes as usual instead, and finds the channel closed.
-            protocolViolation(e);
+            ((IdtsUnsafe) unsafe()).protocolViolation(e);
             return null;
         }
-        ViewByteBuf buf = claimBuf;
-        if (buf == null || buf.refCnt() != 0) {
-            // Someone kept the last claim past its commit: it is theirs now.
-            buf = ViewByteBuf.unpooled();
-            claimBuf = buf;
-            claimAddress = PlatformDependent.hasUnsafe()
-                    ? PlatformDependent.directBufferAddress(writer.claimMemory()) : 0;
-        }
-        regionLifetime.retain();
-        long sequence = ++claimSequence;
-        openClaim = sequence;
-        return buf.init(writer.claimMemory(), claimAddress, writer.index(), size, true, config.getAllocator(),
-                claimOwner, sequence);
+        return claims.claim(writer, size, config.getAllocator());
     }
 
     /**
@@ -1055,53 +643,47 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
      */
     public void commit(ByteBuf claim) throws IOException {
         checkOpenClaim(claim);
+        if (connection == null) {
+            claims.free(claim);
+            throw new ClosedChannelException();
+        }
         try {
-            if (connection == null || writer == null) {
-                throw new ClosedChannelException();
-            }
-            int length = claim.writerIndex();
-            writer.commit(length);
-            claimedBytes += length;
+            claims.commit(claim, writer);
             if (writer.publish()) {
                 connection.notifyPeer();
             }
         } catch (IdtsProtocolException e) {
-            protocolViolation(e);
+            // Found in the publication: the bytes may be in the ring, but the channel is done.
+            ((IdtsUnsafe) unsafe()).protocolViolation(e);
             throw e;
-        } finally {
-            openClaim = 0;
-            claim.release();
         }
     }
 
     /** Gives the claimed space back unused and releases the claim. Releasing the claim does the same. */
     public void abort(ByteBuf claim) {
         checkOpenClaim(claim);
-        openClaim = 0;
-        claim.release();
+        claims.free(claim);
     }
 
     private void checkOpenClaim(ByteBuf claim) {
         if (!eventLoop().inEventLoop()) {
             throw new IllegalStateException("commit() and abort() must be called on the channel's event loop");
         }
-        if (claim != claimBuf || openClaim == 0 || claim.refCnt() == 0) {
+        if (!claims.isOpenClaim(claim)) {
             throw new IllegalArgumentException("not the open claim of " + this + ": " + claim);
         }
     }
 
-    /** Any thread: a claim buffer's reference count dropped to zero (committed, aborted, or just released). */
-    private void claimReleased(ViewByteBuf buf, long sequence) {
-        if (openClaim == sequence) {
-            openClaim = 0; // released without commit: an abort
-        }
-        ReferenceCounted lifetime = regionLifetime;
-        if (lifetime != null) {
-            lifetime.release();
-        }
-    }
+    /**
+     * The channel's unsafe, and the handle that {@link IdtsIoHandler} polls: the inbound path from a notification
+     * (or a turn of the loop) to {@code fireChannelRead}, the flush of writes that waited for space, and the connect.
+     */
+    private final class IdtsUnsafe extends AbstractUnsafe implements IdtsIoHandle, IdtsConnection.Events {
 
-    private final class IdtsUnsafe extends AbstractUnsafe implements IdtsIoHandle {
+        /** A flush that yielded to the other channels of the loop ({@code WRITE_SPIN_COUNT}) goes on here. */
+        private final Runnable flushTask = this::flush0;
+        /** After views were released on the loop, or on another thread and handed back. */
+        private final Runnable viewsReleased = this::viewsReleased;
 
         @Override
         public void connect(SocketAddress remote, SocketAddress local, ChannelPromise promise) {
@@ -1153,23 +735,360 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             }
         }
 
-        void flushPending() {
-            flush0();
+        @Override
+        public long spinTimeNanos() {
+            return state == State.ACTIVE ? config.getSpinTimeNanos() : 0;
+        }
+
+        @Override
+        public void notified() {
+            poll();
         }
 
         @Override
         public int poll() {
-            return IdtsChannel.this.poll();
+            if (connection == null) {
+                return 0;
+            }
+            try {
+                if (armedForData) {
+                    armedForData = false;
+                    reader.clearWaitingForData();
+                }
+                int work = 0;
+                if (waitingForSpace && (writer.writableBytes() > 0
+                        || reader.peerState() == RegionLayout.STATE_CLOSED)) {
+                    waitingForSpace = false;
+                    writer.clearWaitingForSpace();
+                    work++;
+                    flush0();
+                    if (connection == null) {
+                        return work;
+                    }
+                }
+                if (inputShutdown) {
+                    work += discardInput();
+                } else if (isReadInterested()) {
+                    if (reader.readableBytes() > 0 || reader.isEndOfStream()) {
+                        readRing();
+                        work++;
+                    }
+                } else if (reader.readableBytes() == 0 && reader.isEndOfStream()) {
+                    // Nobody asked to read, but nothing is left to read either: the end of the stream is news, as a
+                    // socket's hang-up is for Netty's epoll channels. A state change always notifies, so it wakes us.
+                    inputEnded();
+                    work++;
+                }
+                if (connection != null && reader.hasUnreleased()) {
+                    // Looking for data can finish a slice with no byte left in it (an empty END_OF_SLICE descriptor):
+                    // give it back now, or a writer waiting for it would wait for a notification that never comes.
+                    publishConsumed();
+                    work++;
+                }
+                return work;
+            } catch (IdtsProtocolException e) {
+                protocolViolation(e);
+                return 1;
+            } catch (IOException e) {
+                pipeline().fireExceptionCaught(e);
+                close(voidPromise());
+                return 1;
+            }
         }
 
         @Override
         public boolean prepareToSleep() {
-            return IdtsChannel.this.prepareToSleep();
+            if (connection == null) {
+                return false;
+            }
+            boolean ready = false;
+            if (waitingForSpace) {
+                try {
+                    // Sets WAITING_FOR_SPACE and re-checks; on a free ring it clears the flag again: go on writing.
+                    ready = writer.prepareToWaitForSpace();
+                } catch (IdtsProtocolException e) {
+                    protocolViolation(e);
+                    return true;
+                }
+            }
+            return prepareToSleepForData() || ready;
         }
 
+        private boolean prepareToSleepForData() {
+            // With input shut down the ring is still drained (discarded), so the peer's writes must still wake us.
+            if (connection == null || armedForData || !(inputShutdown || isReadInterested())) {
+                return false;
+            }
+            try {
+                armedForData = true;
+                if (reader.prepareToSleep()) {
+                    armedForData = false;
+                    return true;
+                }
+                return false;
+            } catch (IdtsProtocolException e) {
+                protocolViolation(e);
+                return true;
+            }
+        }
+
+        /**
+         * The one place reads take bytes out of the ring: as views (zero-copy reads on, and the views held
+         * within the hold limit) or as copies into the channel's allocator. The producer position is read once and
+         * validated by {@link RingReader#readableBytes()} before any view or copy is made.
+         */
+        private void readRing() throws IOException {
+            final ChannelPipeline pipeline = pipeline();
+            final RecvByteBufAllocator.Handle allocHandle = recvBufAllocHandle();
+            final IdtsChannelConfig config = IdtsChannel.this.config;
+            allocHandle.reset(config);
+            final boolean zeroCopy = config.isZeroCopyReads();
+            final int maxPinnedSlices = maxPinnedSlices();
+            if (zeroCopy && views == null) {
+                views = new SliceViews(reader, connection.regionLifetime(), eventLoop(), viewsReleased);
+            }
+            boolean endOfStream = false;
+            ByteBuf buf = null;
+            readingRing = true;
+            try {
+                do {
+                    int readable = reader.readableBytes();
+                    if (readable == 0) {
+                        endOfStream = reader.isEndOfStream();
+                        break;
+                    }
+                    if (zeroCopy && views.canView(maxPinnedSlices)) {
+                        // As large as the RecvByteBufAllocator would have made the buffer (it still sizes each read), and
+                        // within one slice: readable is what the slice being read offers.
+                        int guess = allocHandle.guess();
+                        int length = Math.min(readable, guess > 0 ? guess : readable);
+                        buf = views.take(length, config.getAllocator());
+                        allocHandle.attemptedBytesRead(guess);
+                        allocHandle.lastBytesRead(length);
+                        zeroCopyReadBytes += length;
+                    } else {
+                        if (zeroCopy) {
+                            holdLimitCopies++;
+                        }
+                        buf = allocHandle.allocate(config.getAllocator());
+                        allocHandle.attemptedBytesRead(buf.writableBytes());
+                        int read = reader.read(buf, buf.writableBytes());
+                        allocHandle.lastBytesRead(read);
+                        copiedReadBytes += read;
+                        publishConsumed();
+                    }
+                    allocHandle.incMessagesRead(1);
+                    readPending = false;
+                    ByteBuf msg = buf;
+                    buf = null;
+                    pipeline.fireChannelRead(msg);
+                    if (connection == null || inputShutdown) {
+                        // A handler closed the channel or shut its input down while we were reading.
+                        break;
+                    }
+                } while (allocHandle.continueReading());
+            } finally {
+                readingRing = false;
+                if (buf != null) {
+                    buf.release();
+                }
+            }
+            if (connection != null) {
+                // Descriptors read and slices finished with (by copies, or views already released) go back now.
+                publishConsumed();
+            }
+            allocHandle.readComplete();
+            pipeline.fireChannelReadComplete();
+            if (endOfStream && connection != null) {
+                inputEnded();
+            }
+        }
+
+        /**
+         * Gives the peer back the descriptors read and the slices nothing uses any more (no view holds them and every
+         * byte of them was read). Notifies the peer if it waits for space.
+         */
+        private void publishConsumed() throws IOException {
+            if (reader.release()) {
+                connection.notifyPeer();
+            }
+        }
+
+        /** On the event loop, after views were released (on it, or on another thread and handed back). */
+        private void viewsReleased() {
+            // Within the read loop the slices go back together at its end: one notification for a waiting writer
+            // instead of one per view a handler releases as it goes.
+            if (connection == null || reader == null || readingRing) {
+                return;
+            }
+            try {
+                publishConsumed();
+            } catch (IdtsProtocolException e) {
+                // We are inside some handler's release(): close on the next turn rather than under its feet.
+                eventLoop().execute(() -> protocolViolation(e));
+            } catch (Throwable t) {
+                eventLoop().execute(() -> {
+                    pipeline().fireExceptionCaught(t);
+                    close(voidPromise());
+                });
+            }
+        }
+
+        /** The peer shut its output down or closed, and every byte it wrote was read. */
+        private void inputEnded() {
+            if (!inputShutdown) {
+                if (!config.isAllowHalfClosure()) {
+                    close(voidPromise());
+                    return;
+                }
+                inputShutdown = true;
+                pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+            }
+            if (!inputShutdownReadCompleteFired) {
+                inputShutdownReadCompleteFired = true;
+                pipeline().fireUserEventTriggered(ChannelInputShutdownReadComplete.INSTANCE);
+            }
+        }
+
+        private int discardInput() throws IdtsProtocolException, IOException {
+            int readable = reader.readableBytes();
+            if (readable == 0) {
+                return 0;
+            }
+            reader.skip(readable);
+            publishConsumed();
+            return 1;
+        }
+
+        /** A protocol violation found outside {@link #doWrite}: reported (once) and the channel closed. */
         @Override
-        public long spinTimeNanos() {
-            return state == State.ACTIVE ? config.getSpinTimeNanos() : 0;
+        public void protocolViolation(IdtsProtocolException e) {
+            reportViolation(e);
+            close(voidPromise());
+        }
+
+        /**
+         * The backend says the peer is gone. If the peer closed the channel first, the ring says so and the ordinary
+         * end-of-stream path handles it; otherwise its process (or domain) died.
+         */
+        @Override
+        public void peerGone() {
+            if (connection == null) {
+                return;
+            }
+            try {
+                if (reader.peerState() == RegionLayout.STATE_CLOSED) {
+                    return;
+                }
+            } catch (IdtsProtocolException e) {
+                protocolViolation(e);
+                return;
+            }
+            peerGone = true;
+            // Deliver what the peer wrote before it died, as a socket delivers its receive buffer before the reset.
+            long deliveredBefore = reader.position();
+            if (isReadInterested()) {
+                readAllBeforeClose();
+            }
+            if (connection == null) {
+                return;
+            }
+            IdtsPeerGoneException gone = new IdtsPeerGoneException("the peer of " + this + " is gone: its process "
+                    + (remoteAddress.isXen() ? "or domain " : "")
+                    + "exited or was killed without closing the channel (" + (reader.position() - deliveredBefore)
+                    + " bytes it wrote before were delivered)");
+            pipeline().fireExceptionCaught(gone);
+            close(voidPromise());
+        }
+
+        private void readAllBeforeClose() {
+            try {
+                while (connection != null && !inputShutdown && reader.readableBytes() > 0) {
+                    readRing();
+                }
+            } catch (IdtsProtocolException e) {
+                // The peer broke the protocol before it died: that is what the pipeline hears of, not its death.
+                protocolViolation(e);
+            } catch (IOException e) {
+                logger.debug("Could not drain the ring of {} after its peer died", this, e);
+            }
+        }
+
+        private void startConnect() throws Exception {
+            try {
+                connector = requestedRemoteAddress.backend().connect(requestedRemoteAddress, localAddress,
+                        config.ringCapacityFor(requestedRemoteAddress), ioHandler(), this::finishConnect);
+            } catch (IdtsBackend.BacklogFullException e) {
+                // The server is flooded with connects; try again shortly, until the connect timeout fires.
+                eventLoop().schedule(this::retryConnect, BACKLOG_RETRY_MILLIS, TimeUnit.MILLISECONDS);
+            }
+        }
+
+        private void retryConnect() {
+            if (state != State.CONNECTING || connectPromise == null) {
+                return;
+            }
+            try {
+                startConnect();
+            } catch (Throwable t) {
+                failConnect(t);
+            }
+        }
+
+        private void finishConnect() {
+            ChannelPromise promise = connectPromise;
+            if (promise == null || state != State.CONNECTING || connector == null) {
+                return;
+            }
+            IdtsConnection established;
+            try {
+                established = connector.finish();
+                if (established == null) {
+                    return;
+                }
+                connector = null;
+                try {
+                    attach(established, requestedRemoteAddress);
+                } catch (Throwable t) {
+                    established.close();
+                    throw t;
+                }
+            } catch (Throwable t) {
+                failConnect(t);
+                return;
+            }
+            try {
+                watchConnection();
+            } catch (Throwable t) {
+                failConnect(t);
+                return;
+            }
+            if (state != State.CONNECTING) {
+                // The backend found the peer gone already, and the channel closed.
+                return;
+            }
+            remoteAddress = requestedRemoteAddress;
+            state = State.ACTIVE;
+            connectPromise = null;
+            if (connectTimeoutFuture != null) {
+                connectTimeoutFuture.cancel(false);
+                connectTimeoutFuture = null;
+            }
+            boolean promiseSet = promise.trySuccess();
+            pipeline().fireChannelActive();
+            if (!promiseSet) {
+                // The user cancelled the connect meanwhile.
+                close(voidPromise());
+            }
+        }
+
+        private void failConnect(Throwable cause) {
+            ChannelPromise promise = connectPromise;
+            connectPromise = null;
+            if (promise != null) {
+                promise.tryFailure(cause);
+            }
+            close(voidPromise());
         }
 
         @Override
@@ -1180,30 +1099,6 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         @Override
         public void close() {
             close(voidPromise());
-        }
-    }
-
-    /** Lets a {@link FileRegion} transfer itself into the transmit ring. */
-    private final class RingByteChannel implements WritableByteChannel {
-        @Override
-        public int write(ByteBuffer src) throws IOException {
-            int length = src.remaining();
-            if (length == 0) {
-                return 0;
-            }
-            int written = writer.write(Unpooled.wrappedBuffer(src), 0, length);
-            src.position(src.position() + written);
-            return written;
-        }
-
-        @Override
-        public boolean isOpen() {
-            return connection != null;
-        }
-
-        @Override
-        public void close() {
-            // The ring belongs to the channel.
         }
     }
 }

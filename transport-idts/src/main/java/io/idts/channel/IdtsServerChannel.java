@@ -196,7 +196,7 @@ public final class IdtsServerChannel extends AbstractServerChannel {
         }
 
         @Override
-        public void accepted(IdtsBackend.Accepted accepted) {
+        public void accepted(IdtsBackend.AcceptedConnection accepted) {
             IdtsChannel child;
             try {
                 // The child takes over its lines of the region and becomes OPEN before the connector hears that it

@@ -359,7 +359,7 @@ final class ZeroCopyChannelTest {
         PatternReceiver receiver = new PatternReceiver(size);
         bind(b -> { }, receiver);
         Channel client = connect(b -> b.option(IdtsChannelOption.RING_CAPACITY, SMALL_RING));
-        assertTrue(FileRegionAccess.AVAILABLE);
+        assertTrue(FileRegionTransfer.AVAILABLE);
         DefaultFileRegion region = new DefaultFileRegion(path.toFile(), 17, size);
         ChannelFuture write = client.writeAndFlush(region);
         assertEquals(size, await(receiver.done()));

@@ -81,19 +81,21 @@ public interface IdtsBackend {
         /** How many more connections the server takes now, besides the handshakes under way. */
         int room();
 
-        /** A handshake completed: the server makes the child channel, then calls {@link Accepted#confirm()}. */
-        void accepted(Accepted accepted);
+        /**
+         * A handshake completed: the server makes the child channel, then calls {@link AcceptedConnection#confirm()}.
+         */
+        void accepted(AcceptedConnection accepted);
 
         /** Accepting failed; the listener goes on if it can. */
         void failed(Throwable cause);
     }
 
     /** A connection whose handshake completed on the accepting side. */
-    abstract class Accepted {
+    abstract class AcceptedConnection {
         private final IdtsConnection connection;
         private final IdtsAddress peerAddress;
 
-        public Accepted(IdtsConnection connection, IdtsAddress peerAddress) {
+        public AcceptedConnection(IdtsConnection connection, IdtsAddress peerAddress) {
             this.connection = connection;
             this.peerAddress = peerAddress;
         }

@@ -178,7 +178,7 @@ public final class HostListener implements IdtsBackend.Listener {
         }
 
         void ready() {
-            Accepted accepted;
+            HostAcceptedConnection accepted;
             try {
                 accepted = receiveHello(socket, address);
                 if (accepted == null) {
@@ -219,13 +219,13 @@ public final class HostListener implements IdtsBackend.Listener {
      * A HELLO taken in: the connection it set up and the connector's address. The connector waits for
      * {@link #confirm()}, sent once this side has taken over its lines of the region and is {@code OPEN}.
      */
-    static final class Accepted extends IdtsBackend.Accepted {
+    static final class HostAcceptedConnection extends IdtsBackend.AcceptedConnection {
         private static final byte[] ACCEPTED_REPLY = { HostHandshake.ACCEPTED };
         private static final int[] NO_FDS = new int[0];
 
         private final HostConnection connection;
 
-        Accepted(HostConnection connection, IdtsAddress peerAddress) {
+        HostAcceptedConnection(HostConnection connection, IdtsAddress peerAddress) {
             super(connection, peerAddress);
             this.connection = connection;
         }
@@ -242,14 +242,15 @@ public final class HostListener implements IdtsBackend.Listener {
     /**
      * Runs the acceptor's half of the handshake on an accepted socket once it is readable: reads the HELLO with its
      * descriptors, checks everything the connector sent and maps the region; a rejection is replied at once, the
-     * acceptance by {@link Accepted#confirm()}. On success the connection owns the socket; on any failure the caller
-     * closes the socket.
+     * acceptance by {@link HostAcceptedConnection#confirm()}. On success the connection owns the socket; on any
+     * failure the caller closes the socket.
      *
      * @return the connection, or {@code null} if the HELLO has not arrived yet
      * @throws HostHandshake.Rejection if the HELLO was refused (the rejection code was sent back)
      * @throws IOException if the connector hung up or the socket failed
      */
-    static Accepted receiveHello(int socketFd, IdtsAddress local) throws IOException, HostHandshake.Rejection {
+    static HostAcceptedConnection receiveHello(int socketFd, IdtsAddress local)
+            throws IOException, HostHandshake.Rejection {
         byte[] hello = new byte[HostHandshake.HELLO_MAX_SIZE];
         ReceivedMessage message =
                 UnixDomainSocket.receive(socketFd, hello, 0, hello.length, HostHandshake.FD_COUNT);
@@ -303,7 +304,7 @@ public final class HostListener implements IdtsBackend.Listener {
                     new HostConnection(mapping, layout, false, toAcceptorFd, toConnectorFd, socketFd);
             FileDescriptors.closeQuietly(regionFd);
             success = true;
-            return new Accepted(connection, local.sibling(peerName));
+            return new HostAcceptedConnection(connection, local.sibling(peerName));
         } catch (HostHandshake.Rejection rejection) {
             byte[] code = { rejection.code() };
             try {

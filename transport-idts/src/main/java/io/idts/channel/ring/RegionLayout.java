@@ -61,6 +61,16 @@ public final class RegionLayout {
     /** The ring the acceptor produces and the connector consumes. */
     public static final int RING_ACCEPTOR_TO_CONNECTOR = 1;
 
+    /** The ring the given side writes: the connector's is {@link #RING_CONNECTOR_TO_ACCEPTOR}. */
+    public static int transmitRing(boolean connector) {
+        return connector ? RING_CONNECTOR_TO_ACCEPTOR : RING_ACCEPTOR_TO_CONNECTOR;
+    }
+
+    /** The ring the given side reads: the connector's is {@link #RING_ACCEPTOR_TO_CONNECTOR}. */
+    public static int receiveRing(boolean connector) {
+        return connector ? RING_ACCEPTOR_TO_CONNECTOR : RING_CONNECTOR_TO_ACCEPTOR;
+    }
+
     // Header: written by the connector before the region is shared, read-only afterwards.
     public static final int MAGIC_OFFSET = 0;
     public static final int VERSION_OFFSET = 4;

@@ -38,6 +38,9 @@ public final class ViewByteBuf extends AbstractReferenceCountedByteBuf {
 
     /** Told when a view's reference count drops to zero; may be called on any thread. */
     public interface Owner {
+        /**
+         * @param token what the owner gave {@link #init}: the slice of a view, the number of a claim
+         */
         void released(ViewByteBuf buf, long token);
     }
 
@@ -79,7 +82,7 @@ public final class ViewByteBuf extends AbstractReferenceCountedByteBuf {
      * @param ringAddress its native address, or 0 if unknown
      */
     public ViewByteBuf init(ByteBuffer ringMemory, long ringAddress, int offset, int length, boolean claim,
-                 ByteBufAllocator alloc, Owner owner, long token) {
+                            ByteBufAllocator alloc, Owner owner, long token) {
         if (ringMemory.isReadOnly()) {
             throw new IllegalArgumentException("ring memory must be writable");
         }

@@ -27,7 +27,6 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class XenConnector implements IdtsBackend.PendingConnect {
 
     private static final AtomicLong SEQUENCE = new AtomicLong();
-    private static final int PAGE_SIZE = 4096;
 
     private final IdtsAddress remote;
     private final XenStoreWatcher watcher;

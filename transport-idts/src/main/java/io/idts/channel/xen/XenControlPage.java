@@ -34,8 +34,6 @@ public final class XenControlPage {
     static final int LIST_REFS_OFFSET = 136;
     /** Grant references per list page. */
     static final int REFS_PER_LIST_PAGE = PAGE_SIZE / Integer.BYTES;
-    /** List pages the control page has room for: enough for 990 * 1024 region pages, far above the largest region. */
-    static final int MAX_LIST_PAGES = (PAGE_SIZE - LIST_REFS_OFFSET) / Integer.BYTES;
 
     private XenControlPage() {
     }

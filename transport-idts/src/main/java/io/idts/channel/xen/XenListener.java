@@ -41,11 +41,16 @@ public final class XenListener implements IdtsBackend.Listener {
 
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(XenListener.class);
 
-    private static final int PAGE_SIZE = 4096;
     private static final int MIN_PAGES = (int) (RegionLayout.regionSize(
-            RegionLayout.MIN_RING_CAPACITY, RegionLayout.MIN_RING_CAPACITY) / PAGE_SIZE);
+            RegionLayout.MIN_RING_CAPACITY, RegionLayout.MIN_RING_CAPACITY) / XenControlPage.PAGE_SIZE);
     private static final int MAX_PAGES = (int) (RegionLayout.regionSize(
-            RegionLayout.MAX_RING_CAPACITY, RegionLayout.MAX_RING_CAPACITY) / PAGE_SIZE);
+            RegionLayout.MAX_RING_CAPACITY, RegionLayout.MAX_RING_CAPACITY) / XenControlPage.PAGE_SIZE);
+
+    /**
+     * Index of {@code starttime} (field 22 of {@code /proc/<pid>/stat}, see proc(5)) among the fields that follow the
+     * command name, which is field 2: the first of them is field 3.
+     */
+    private static final int STAT_START_TIME_AFTER_COMMAND = 22 - 3;
 
     private final IdtsAddress address;
     private final XenStoreWatcher watcher;
@@ -141,7 +146,7 @@ public final class XenListener implements IdtsBackend.Listener {
             String stat = new String(Files.readAllBytes(Paths.get("/proc/" + pid + "/stat")), StandardCharsets.UTF_8);
             // The command name, in parentheses, may hold spaces: count fields after its closing parenthesis.
             String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return fields[19];
+            return fields[STAT_START_TIME_AFTER_COMMAND];
         } catch (IOException | RuntimeException e) {
             return null;
         }
@@ -202,7 +207,7 @@ public final class XenListener implements IdtsBackend.Listener {
     }
 
     private void takeRequest(String request) {
-        Accepted accepted;
+        XenAcceptedConnection accepted;
         try {
             accepted = map(request);
         } catch (RefusedException e) {
@@ -256,7 +261,7 @@ public final class XenListener implements IdtsBackend.Listener {
      *
      * @return the connection, or {@code null} if the request went away meanwhile
      */
-    private Accepted map(String request) throws RefusedException {
+    private XenAcceptedConnection map(String request) throws RefusedException {
         XenEventChannel eventChannel = null;
         XenGrantMapper mapper = null;
         XenMappedGrants region = null;
@@ -316,7 +321,7 @@ public final class XenListener implements IdtsBackend.Listener {
                 regionMapper.close();
             }, layout, false, peer, eventChannel, localPort, control, controlBuffer, request, xenStore);
             success = true;
-            return new Accepted(connection, IdtsAddress.xen(peer, name), request);
+            return new XenAcceptedConnection(connection, IdtsAddress.xen(peer, name), request);
         } catch (NativeIoException e) {
             // A reference that is not granted to us, a port that is not offered to us: the connector's mistake.
             RefusedException refused = new RefusedException(e.getMessage());
@@ -407,11 +412,11 @@ public final class XenListener implements IdtsBackend.Listener {
     }
 
     /** A request taken in, replied to by {@link #confirm()}. */
-    private final class Accepted extends IdtsBackend.Accepted {
+    private final class XenAcceptedConnection extends IdtsBackend.AcceptedConnection {
         private final XenConnection connection;
         private final String request;
 
-        Accepted(XenConnection connection, IdtsAddress peerAddress, String request) {
+        XenAcceptedConnection(XenConnection connection, IdtsAddress peerAddress, String request) {
             super(connection, peerAddress);
             this.connection = connection;
             this.request = request;
