@@ -6,6 +6,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsChannel;
+import io.idts.channel.IdtsClaimEncoder;
 import io.idts.channel.IdtsProtocolException;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -112,6 +113,18 @@ class IdtsHostilePeerTest {
             peer.forgeConsumerFlags(0x81);
             peer.write('x', TimeUnit.SECONDS.toMillis(TIMEOUT_SECONDS));
         }, true);
+    }
+
+    @ParameterizedTest(name = "spin {0} ns")
+    @ValueSource(longs = { 0, IdtsSocketTestPermutation.SPIN_TIME_NANOS })
+    void reservedConsumerFlagBitsSeenByATransmitClaimsCommitCloseTheChannel(long spin) throws Exception {
+        // The echo goes through a claim of the ring: commit() publishes it and reads the consumer flags.
+        CompletableFuture<Throwable> failedWrite = assertRejected(spin, "consumer flags 0x00000081", peer -> {
+            peer.forgeConsumerFlags(0x81);
+            peer.write('x', TimeUnit.SECONDS.toMillis(TIMEOUT_SECONDS));
+        }, true, true);
+        assertInstanceOf(IdtsProtocolException.class, failedWrite.get(TIMEOUT_SECONDS, TimeUnit.SECONDS),
+                "the claimed echo's promise failed with the violation");
     }
 
     @ParameterizedTest(name = "spin {0} ns")
@@ -263,9 +276,30 @@ class IdtsHostilePeerTest {
         assertTrue(writeFailure.getMessage().contains(field), writeFailure.toString());
     }
 
-    /** @return the first failure of an echo's write promise (never completed if every echo was written) */
     private CompletableFuture<Throwable> assertRejected(long spin, String field, Forgery forgery, boolean echo)
             throws Exception {
+        return assertRejected(spin, field, forgery, echo, false);
+    }
+
+    /** Echoes through a transmit claim of the ring (no copy) where it can. */
+    private static final class ClaimingEchoEncoder extends IdtsClaimEncoder<ByteBuf> {
+        @Override
+        protected int encodedLength(ChannelHandlerContext ctx, ByteBuf msg) {
+            return msg.readableBytes();
+        }
+
+        @Override
+        protected void encode(ChannelHandlerContext ctx, ByteBuf msg, ByteBuf out) {
+            out.writeBytes(msg, msg.readerIndex(), msg.readableBytes());
+        }
+    }
+
+    /**
+     * @param claims whether the echo goes through {@link IdtsClaimEncoder} (the first handler)
+     * @return the first failure of an echo's write promise (never completed if every echo was written)
+     */
+    private CompletableFuture<Throwable> assertRejected(long spin, String field, Forgery forgery, boolean echo,
+                                                        boolean claims) throws Exception {
         IdtsAddress address = IdtsSocketTestPermutation.newSocketAddress("hostile");
         CompletableFuture<Throwable> caught = new CompletableFuture<>();
         CompletableFuture<String> honest = new CompletableFuture<>();
@@ -276,6 +310,9 @@ class IdtsHostilePeerTest {
                     @Override
                     protected void initChannel(Channel ch) {
                         child.complete(ch);
+                        if (claims) {
+                            ch.pipeline().addFirst(new ClaimingEchoEncoder());
+                        }
                         ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
                             private final StringBuilder received = new StringBuilder();
 
