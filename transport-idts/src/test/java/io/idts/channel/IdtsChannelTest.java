@@ -131,6 +131,29 @@ final class IdtsChannelTest {
         assertTrue(sender.writes() > 100, "writes: " + sender.writes());
     }
 
+    /**
+     * With {@code WRITE_SPIN_COUNT} 1 a flush that finds space freed behind it yields to the loop and goes on in a
+     * task; a spinning server drains the small ring as it fills, so the flushes yield again and again: nothing may be
+     * lost, reordered or left behind.
+     */
+    @Test
+    void aFlushThatYieldsAfterWriteSpinCountRefillsGoesOnWithoutLosingBytes() throws Exception {
+        bind(serverGroup, b -> b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, 1_000_000L),
+                new EchoServerMain.EchoHandler());
+        long total = 8L * 1024 * 1024;
+        PatternReceiver receiver = new PatternReceiver(total);
+        Channel client = connect(clientGroup, b -> b.option(ChannelOption.WRITE_SPIN_COUNT, 1)
+                .option(IdtsChannelOption.RING_CAPACITY, SMALL_RING), receiver);
+        assertEquals(1, client.config().getWriteSpinCount());
+        ByteBuf data = client.alloc().directBuffer((int) total);
+        StreamPattern.write(data, 0, (int) total);
+        ChannelFuture write = client.writeAndFlush(data);
+        assertEquals(total, await(receiver.done()), "bytes echoed");
+        assertTrue(write.await(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+        assertTrue(write.isSuccess(), () -> "write failed: " + write.cause());
+        assertNull(receiver.failure());
+    }
+
     @Test
     void echoesWithSpinningEventLoops() throws Exception {
         bind(serverGroup, b -> b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, 50_000L),
