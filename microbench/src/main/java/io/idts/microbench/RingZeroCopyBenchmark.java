@@ -106,7 +106,7 @@ public class RingZeroCopyBenchmark {
         byte[] payload;
         ViewByteBuf claim;
         long claimAddress;
-        /** The region's lifetime, as {@code RegionLifetime}'s: every view and claim retains it while it lives. */
+        /** The region's lifetime, as {@code RegionLifetime}'s: the views and every claim retain it while they live. */
         final ReferenceCounted lifetime = new AbstractReferenceCounted() {
             @Override
             protected void deallocate() {
@@ -142,6 +142,7 @@ public class RingZeroCopyBenchmark {
 
         @TearDown(Level.Trial)
         public void tearDown() {
+            views.close();
             if (reader.pinnedSlices() != 0 || lifetime.refCnt() != 1) {
                 throw new IllegalStateException("views or claims not released");
             }

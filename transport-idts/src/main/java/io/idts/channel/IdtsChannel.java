@@ -571,7 +571,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     /**
      * Shared memory that zero-copy buffers still held by the pipeline pin now: the slices of the receive ring they lie
      * in (a held buffer pins its slices, nothing else). Never more than {@link #pinnedBytesLimit()}. Any thread; once
-     * the channel is closed, the figure at its close (the mapping then goes when the last view is released).
+     * the channel is closed, what the views not released yet still pin (the mapping goes with the last of them).
      */
     public long pinnedBytes() {
         RingReader reader = pinCounters;

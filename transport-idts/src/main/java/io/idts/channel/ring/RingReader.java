@@ -3,12 +3,10 @@ package io.idts.channel.ring;
 import io.idts.channel.IdtsProtocolException;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.util.internal.ObjectUtil;
 
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
@@ -42,28 +40,13 @@ import static io.idts.channel.ring.RegionLayout.STATE_OUTPUT_SHUTDOWN;
  * <p>Single-threaded (the event loop) but for {@link #unpin} and the counters. After a protocol violation every
  * method that reads the peer's line throws the same {@link IdtsProtocolException}.
  */
-public final class RingReader {
+public final class RingReader extends RingEndpoint {
 
     private static final int NO_SLICE = -1;
     /** A slice's reference count: one per view, plus this one while the reader still needs it. */
     private static final int VIEW_REFERENCE = 2;
     private static final int READER_REFERENCE = 1;
 
-    private final ByteBuffer region;
-    private final int ring;
-    private final int capacity;
-    private final int sliceSize;
-    private final ByteBuf data;
-    /** The ring's data again, big-endian, for zero-copy views; never moved (absolute access only). */
-    private final ByteBuffer viewMemory;
-    private final int positionOffset;
-    private final int flagsOffset;
-    private final int returnPositionOffset;
-    private final int returnQueueOffset;
-    private final int descriptorQueueOffset;
-    private final int producerPositionOffset;
-    private final int producerStateOffset;
-    private final int producerFlagsOffset;
 
     /** Per slice: VIEW_REFERENCE per view held, plus READER_REFERENCE while the reader needs it. Any thread. */
     private final AtomicIntegerArray references = new AtomicIntegerArray(SLICES_PER_RING);
@@ -98,43 +81,18 @@ public final class RingReader {
     /** Valid once the peer's state is OUTPUT_SHUTDOWN or CLOSED: the producer position then may not move again. */
     private long finalPosition;
     private int flags;
-    private IdtsProtocolException failure;
 
     /**
      * Takes over the ring's consumer line: writes positions 0 and no flags, whatever the line held. Construct before
      * telling the peer we are open.
      */
     public RingReader(ByteBuffer region, RegionLayout layout, int ring) {
-        this.region = ObjectUtil.checkNotNull(region, "region");
-        ObjectUtil.checkNotNull(layout, "layout");
-        this.ring = RegionLayout.checkRing(ring);
-        RegionLayout.checkMappedSize(region, layout.size());
-        capacity = layout.capacity(ring);
-        sliceSize = RegionLayout.sliceSize(capacity);
-        data = Unpooled.wrappedBuffer(region.slice(layout.dataOffset(ring), capacity));
-        viewMemory = region.slice(layout.dataOffset(ring), capacity).order(ByteOrder.BIG_ENDIAN);
-        positionOffset = RegionLayout.consumerPositionOffset(ring);
-        flagsOffset = RegionLayout.consumerFlagsOffset(ring);
-        returnPositionOffset = RegionLayout.returnPositionOffset(ring);
-        returnQueueOffset = RegionLayout.returnQueueOffset(ring);
-        descriptorQueueOffset = RegionLayout.descriptorQueueOffset(ring);
-        producerPositionOffset = RegionLayout.producerPositionOffset(ring);
-        producerStateOffset = RegionLayout.producerStateOffset(ring);
-        producerFlagsOffset = RegionLayout.producerFlagsOffset(ring);
+        super(region, layout, ring);
         // The connector is OPEN from the start, so a connector state of NEW would be a decrease.
         peerState = RegionLayout.initialProducerState(ring);
-        LONG.setRelease(region, positionOffset, 0L);
+        LONG.setRelease(region, consumerPositionOffset, 0L);
         LONG.setRelease(region, returnPositionOffset, 0L);
-        INT.setRelease(region, flagsOffset, 0);
-    }
-
-    /** The ring's data bytes, all slices. */
-    int capacity() {
-        return capacity;
-    }
-
-    public int sliceSize() {
-        return sliceSize;
+        INT.setRelease(region, consumerFlagsOffset, 0);
     }
 
     /**
@@ -250,6 +208,16 @@ public final class RingReader {
         return false;
     }
 
+    /**
+     * Any thread, once the channel closed: a view of {@code slice} was released. Only the counts go down: nothing goes
+     * back to the producer any more.
+     */
+    public void unpinClosed(int slice) {
+        if (references.addAndGet(slice, -VIEW_REFERENCE) < VIEW_REFERENCE) {
+            pinnedSlices.decrementAndGet();
+        }
+    }
+
     /** Slices views hold now. Any thread. */
     public int pinnedSlices() {
         return pinnedSlices.get();
@@ -281,7 +249,7 @@ public final class RingReader {
             LONG.setRelease(region, returnPositionOffset, returned);
         }
         if (consumed != released) {
-            LONG.setRelease(region, positionOffset, consumed);
+            LONG.setRelease(region, consumerPositionOffset, consumed);
             released = consumed;
             news = true;
         }
@@ -317,7 +285,7 @@ public final class RingReader {
         checkFailure();
         if ((flags & FLAG_WAITING_FOR_DATA) == 0) {
             flags |= FLAG_WAITING_FOR_DATA;
-            INT.setRelease(region, flagsOffset, flags);
+            INT.setRelease(region, consumerFlagsOffset, flags);
         }
         // Store-load barrier: the flag must be visible before we re-read, or a writer that publishes in between
         // could miss the flag while we miss its data, and we would sleep with data in the ring.
@@ -336,7 +304,7 @@ public final class RingReader {
     public void clearWaitingForData() {
         if ((flags & FLAG_WAITING_FOR_DATA) != 0) {
             flags &= ~FLAG_WAITING_FOR_DATA;
-            INT.setRelease(region, flagsOffset, flags);
+            INT.setRelease(region, consumerFlagsOffset, flags);
         }
     }
 
@@ -369,7 +337,7 @@ public final class RingReader {
      * it reads.
      */
     public ByteBuffer viewMemory() {
-        return viewMemory;
+        return memory;
     }
 
     private void take(int n) {
@@ -491,16 +459,5 @@ public final class RingReader {
                     position, ring, RegionLayout.stateName(peerState), finalPosition));
         }
         producer = position;
-    }
-
-    private void checkFailure() throws IdtsProtocolException {
-        if (failure != null) {
-            throw failure;
-        }
-    }
-
-    private IdtsProtocolException fail(String message) {
-        failure = new IdtsProtocolException(message);
-        return failure;
     }
 }

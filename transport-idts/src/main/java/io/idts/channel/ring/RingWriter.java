@@ -3,13 +3,11 @@ package io.idts.channel.ring;
 import io.idts.channel.IdtsProtocolException;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.util.internal.MathUtil;
 import io.netty.util.internal.ObjectUtil;
 
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 
 import static io.idts.channel.ring.RegionLayout.CONSUMER_FLAGS_KNOWN;
 import static io.idts.channel.ring.RegionLayout.DESCRIPTORS_PER_RING;
@@ -37,7 +35,7 @@ import static io.idts.channel.ring.RegionLayout.STATE_OUTPUT_SHUTDOWN;
  * <p>Single-threaded (the event loop). After a protocol violation every method that reads the peer's line throws the
  * same {@link IdtsProtocolException}; {@link #setState} still works, so the peer can learn that we closed.
  */
-public final class RingWriter {
+public final class RingWriter extends RingEndpoint {
 
     private static final int NO_SLICE = -1;
     // What this side knows of each slice.
@@ -45,22 +43,6 @@ public final class RingWriter {
     private static final byte SLICE_CURRENT = 1;  // being appended to; its bytes so far may be with the consumer
     private static final byte SLICE_FINISHED = 2; // END_OF_SLICE written: the consumer's until it returns it
 
-    private final ByteBuffer region;
-    private final int ring;
-    private final int capacity;
-    private final int sliceSize;
-    // A view of exactly the ring's data: a bad index can only fail a bounds check, never touch another byte.
-    private final ByteBuf data;
-    /** The ring's data again, big-endian, for transmit claims; never moved (absolute access only). */
-    private final ByteBuffer claimMemory;
-    private final int positionOffset;
-    private final int stateOffset;
-    private final int flagsOffset;
-    private final int descriptorQueueOffset;
-    private final int consumerPositionOffset;
-    private final int consumerFlagsOffset;
-    private final int returnPositionOffset;
-    private final int returnQueueOffset;
 
     private final byte[] sliceStates = new byte[SLICES_PER_RING];
     private final int[] freeSlices = new int[SLICES_PER_RING];
@@ -85,47 +67,21 @@ public final class RingWriter {
     private long returned;
     private int state;
     private int flags;
-    private IdtsProtocolException failure;
 
     /**
      * Takes over the ring's producer line: writes position 0, no flags and the initial state (OPEN for the
      * connector, NEW for the acceptor), whatever the line held. Construct before telling the peer we are open.
      */
     public RingWriter(ByteBuffer region, RegionLayout layout, int ring) {
-        this.region = ObjectUtil.checkNotNull(region, "region");
-        ObjectUtil.checkNotNull(layout, "layout");
-        this.ring = RegionLayout.checkRing(ring);
-        RegionLayout.checkMappedSize(region, layout.size());
-        capacity = layout.capacity(ring);
-        sliceSize = RegionLayout.sliceSize(capacity);
-        data = Unpooled.wrappedBuffer(region.slice(layout.dataOffset(ring), capacity));
-        claimMemory = region.slice(layout.dataOffset(ring), capacity).order(ByteOrder.BIG_ENDIAN);
-        positionOffset = RegionLayout.producerPositionOffset(ring);
-        stateOffset = RegionLayout.producerStateOffset(ring);
-        flagsOffset = RegionLayout.producerFlagsOffset(ring);
-        descriptorQueueOffset = RegionLayout.descriptorQueueOffset(ring);
-        consumerPositionOffset = RegionLayout.consumerPositionOffset(ring);
-        consumerFlagsOffset = RegionLayout.consumerFlagsOffset(ring);
-        returnPositionOffset = RegionLayout.returnPositionOffset(ring);
-        returnQueueOffset = RegionLayout.returnQueueOffset(ring);
+        super(region, layout, ring);
         // Taken from the end, so slice 0 goes first.
         for (int slice = SLICES_PER_RING - 1; slice >= 0; slice--) {
             freeSlices[freeCount++] = slice;
         }
         state = RegionLayout.initialProducerState(ring);
-        LONG.setRelease(region, positionOffset, 0L);
-        INT.setRelease(region, flagsOffset, 0);
-        INT.setRelease(region, stateOffset, state);
-    }
-
-    /** The ring's data bytes, all slices. */
-    int capacity() {
-        return capacity;
-    }
-
-    /** The most one contiguous write (a claim) can take. */
-    public int sliceSize() {
-        return sliceSize;
+        LONG.setRelease(region, producerPositionOffset, 0L);
+        INT.setRelease(region, producerFlagsOffset, 0);
+        INT.setRelease(region, producerStateOffset, state);
     }
 
     /**
@@ -188,7 +144,7 @@ public final class RingWriter {
 
     /** The ring's data, writable, big-endian, exactly {@link #capacity()} bytes: the memory of transmit claims. */
     public ByteBuffer claimMemory() {
-        return claimMemory;
+        return memory;
     }
 
     /**
@@ -227,7 +183,7 @@ public final class RingWriter {
         if (produced == published) {
             return false;
         }
-        LONG.setRelease(region, positionOffset, produced);
+        LONG.setRelease(region, producerPositionOffset, produced);
         published = produced;
         // Store-load barrier: our position must be visible before we read the flag, or a reader that sets its flag
         // and re-reads our position in the meantime could both miss the data and not be notified.
@@ -255,7 +211,7 @@ public final class RingWriter {
         }
         if ((flags & FLAG_WAITING_FOR_SPACE) == 0) {
             flags |= FLAG_WAITING_FOR_SPACE;
-            INT.setRelease(region, flagsOffset, flags);
+            INT.setRelease(region, producerFlagsOffset, flags);
         }
         // Store-load barrier: the flag must be visible before we re-read the consumer's positions (see publish()).
         VarHandle.fullFence();
@@ -272,7 +228,7 @@ public final class RingWriter {
     public void clearWaitingForSpace() {
         if ((flags & FLAG_WAITING_FOR_SPACE) != 0) {
             flags &= ~FLAG_WAITING_FOR_SPACE;
-            INT.setRelease(region, flagsOffset, flags);
+            INT.setRelease(region, producerFlagsOffset, flags);
         }
     }
 
@@ -287,16 +243,16 @@ public final class RingWriter {
         if (newState <= state) {
             return false;
         }
-        if (failure == null) {
+        if (!isFailed()) {
             // Room for this descriptor was reserved when its first byte was written.
             describePending(false);
             if (produced != published) {
-                LONG.setRelease(region, positionOffset, produced);
+                LONG.setRelease(region, producerPositionOffset, produced);
                 published = produced;
             }
         }
         // Release: the final position is visible before the state that says it is final.
-        INT.setRelease(region, stateOffset, newState);
+        INT.setRelease(region, producerStateOffset, newState);
         state = newState;
         VarHandle.fullFence();
         return true;
@@ -434,16 +390,5 @@ public final class RingWriter {
             freeSlices[freeCount++] = slice;
             returned = i + 1;
         }
-    }
-
-    private void checkFailure() throws IdtsProtocolException {
-        if (failure != null) {
-            throw failure;
-        }
-    }
-
-    private IdtsProtocolException fail(String message) {
-        failure = new IdtsProtocolException(message);
-        return failure;
     }
 }

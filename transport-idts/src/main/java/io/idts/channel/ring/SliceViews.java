@@ -24,9 +24,10 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@link RingReader#release()}); a release on another thread schedules it on the event loop (at most one task
  * pending), so the reader's queues are only ever written by the loop, never raced and never locked.
  *
- * <p><b>Memory.</b> Each view retains the region's lifetime reference until it is released, so the mapping outlives
- * every view. After {@link #close()} a release only drops that reference (the last one unmaps, on the releasing
- * thread).
+ * <p><b>Memory.</b> The views together hold one reference to the region's lifetime, taken when this object is made and
+ * dropped once it is closed and no view is left, so the mapping outlives every view; a view costs no reference count
+ * of its own. After {@link #close()} a release gives nothing back to the producer; the last one drops the views'
+ * reference (which unmaps the region if the channel let go of it already), on the releasing thread.
  *
  * <p><b>Leaks.</b> Views go through Netty's leak detector like any allocator's buffer (they are wrapped by
  * {@code AbstractByteBufAllocator.toLeakAwareBuffer}); no structure here refers to a view, so a view that is dropped
@@ -42,10 +43,12 @@ public final class SliceViews implements ViewByteBuf.Owner {
     private final Runnable onRelease;
     private final Runnable drainTask = this::drainOnLoop;
     private final AtomicBoolean drainScheduled = new AtomicBoolean();
+    /** The views' reference to the region's lifetime was dropped; set once, by whoever drops it. */
+    private final AtomicBoolean lifetimeReleased = new AtomicBoolean();
     private volatile boolean closed;
 
     /**
-     * @param lifetime retained per view, released when the view is
+     * @param lifetime retained once for all views, released when they are all gone after {@link #close()}
      * @param loop the event loop that owns {@code reader}
      * @param onRelease run on {@code loop} after views were released (call {@link RingReader#release()} there)
      */
@@ -56,6 +59,7 @@ public final class SliceViews implements ViewByteBuf.Owner {
         this.onRelease = ObjectUtil.checkNotNull(onRelease, "onRelease");
         memory = reader.viewMemory();
         address = PlatformDependent.hasUnsafe() ? PlatformDependent.directBufferAddress(memory) : 0;
+        lifetime.retain();
     }
 
     /**
@@ -80,34 +84,47 @@ public final class SliceViews implements ViewByteBuf.Owner {
             reader.unpin(slice);
             throw e;
         }
-        lifetime.retain();
         return LeakTracking.track(ViewByteBuf.pooledView().init(memory, address, index, length, false, alloc, this,
                 slice));
     }
 
-    /** From now on releases only free the views (the channel closed). */
+    /**
+     * From now on releases only free the views (the channel closed): their slices never go back to the producer. The
+     * views' reference to the region goes with the last of them, or now if none is left.
+     */
     public void close() {
         closed = true;
+        if (reader.pinnedSlices() == 0) {
+            releaseLifetime();
+        }
     }
 
     /** Any thread: a view's reference count dropped to zero. */
     @Override
     public void released(ViewByteBuf buf, long slice) {
-        try {
-            if (!closed && reader.unpin((int) slice)) {
-                if (loop.inEventLoop()) {
-                    onRelease.run();
-                } else if (drainScheduled.compareAndSet(false, true)) {
-                    try {
-                        loop.execute(drainTask);
-                    } catch (RejectedExecutionException e) {
-                        // The loop is shutting down, and with it the channel: nothing to give back.
-                        drainScheduled.set(false);
-                    }
+        if (closed) {
+            reader.unpinClosed((int) slice);
+        } else if (reader.unpin((int) slice)) {
+            if (loop.inEventLoop()) {
+                onRelease.run();
+            } else if (drainScheduled.compareAndSet(false, true)) {
+                try {
+                    loop.execute(drainTask);
+                } catch (RejectedExecutionException e) {
+                    // The loop is shutting down, and with it the channel: nothing to give back.
+                    drainScheduled.set(false);
                 }
             }
-        } finally {
-            // Last: the mapping may be unmapped now (if the channel closed and this was the last view).
+        }
+        // Read after the unpin: either this release or close() sees both the channel closed and no slice pinned.
+        if (closed && reader.pinnedSlices() == 0) {
+            // Last: the mapping may be unmapped now.
+            releaseLifetime();
+        }
+    }
+
+    private void releaseLifetime() {
+        if (lifetimeReleased.compareAndSet(false, true)) {
             lifetime.release();
         }
     }

@@ -18,8 +18,8 @@ import java.io.IOException;
 /**
  * The Xen backend: domains of one Xen host. The connecting domain shares the region's pages and a control page with
  * the listening domain and binds an event-channel port for it; the grant references and the port go to the listener
- * through XenStore. See {@code docs/protocol.md}, "Xen handshake", for the nodes, their permissions and the order of
- * events; {@link XenConnector} and {@link XenListener} are the two sides.
+ * through XenStore. See {@code docs/protocol.md}, "Xen connect handshake", for the nodes, their permissions and the
+ * order of events; {@link XenHandshake} holds both halves, {@link XenListener} finds the requests.
  */
 public final class XenBackend implements IdtsBackend {
 
@@ -48,6 +48,15 @@ public final class XenBackend implements IdtsBackend {
     private static volatile int selfDomid = -1;
 
     private XenBackend() {
+    }
+
+    /** Ends transaction {@code tx} without committing it, logging what stops that. */
+    static void abortQuietly(XenStore xenStore, int tx) {
+        try {
+            xenStore.transactionEnd(tx, true);
+        } catch (NativeIoException | RuntimeException e) {
+            logger.debug("Could not abort XenStore transaction {}", tx, e);
+        }
     }
 
     /** The XenStore path of {@code service} in {@code domid}. */
@@ -116,7 +125,7 @@ public final class XenBackend implements IdtsBackend {
     public PendingConnect connect(IdtsAddress remote, IdtsAddress local, int ringCapacity, IdtsIoHandler handler,
                                   Runnable progress) throws Exception {
         ensureAvailable(remote);
-        return XenConnector.start(remote, local, ringCapacity, handler, progress);
+        return XenHandshake.Offer.start(remote, local, ringCapacity, handler, progress);
     }
 
     @Override

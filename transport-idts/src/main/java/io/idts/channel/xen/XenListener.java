@@ -2,25 +2,19 @@ package io.idts.channel.xen;
 
 import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsIoHandler;
-import io.idts.channel.IdtsProtocolException;
 import io.idts.channel.backend.IdtsBackend;
-import io.idts.channel.ring.RegionLayout;
 
-import io.idts.linux.Errno;
 import io.idts.linux.LinuxHost;
 import io.idts.linux.NativeIoException;
-import io.idts.xen.XenEventChannel;
-import io.idts.xen.XenGrantMapper;
-import io.idts.xen.XenMappedGrants;
 import io.idts.xen.XenStore;
 import io.idts.xen.XenStorePermission;
+
 import io.netty.channel.EventLoop;
 import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.io.IOException;
 import java.net.BindException;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Paths;
@@ -29,22 +23,15 @@ import java.util.HashSet;
 import java.util.Set;
 
 /**
- * The accepting side of the Xen backend: publishes the service in XenStore, watches its requests, and takes each
- * request in, as long as the server has room: maps the region and the control page the connector shared, binds the
- * connector's port, checks the region, and replies in XenStore once the child channel is open.
- *
- * <p>Everything in a request comes from another domain and is checked before use: the owner of the request node
- * (which xenstored sets, and an unprivileged domain cannot change) is the peer's domain; the references, port and
- * name are parsed strictly and bounded; the mapped region is validated as the host backend validates it.
+ * The listening side of the Xen backend: publishes the service in XenStore, watches its requests, and hands each
+ * new request to the acceptor's half of the handshake ({@link XenHandshake#accept}) as long as the server has room;
+ * the others wait in XenStore, as a listening socket's backlog waits in the kernel. A refused request gets the
+ * reason as its reply.
  */
 public final class XenListener implements IdtsBackend.Listener {
 
     private static final InternalLogger logger = InternalLoggerFactory.getInstance(XenListener.class);
 
-    private static final int MIN_PAGES = (int) (RegionLayout.regionSize(
-            RegionLayout.MIN_RING_CAPACITY, RegionLayout.MIN_RING_CAPACITY) / XenControlPage.PAGE_SIZE);
-    private static final int MAX_PAGES = (int) (RegionLayout.regionSize(
-            RegionLayout.MAX_RING_CAPACITY, RegionLayout.MAX_RING_CAPACITY) / XenControlPage.PAGE_SIZE);
 
     /**
      * Index of {@code starttime} (field 22 of {@code /proc/<pid>/stat}, see proc(5)) among the fields that follow the
@@ -118,7 +105,7 @@ public final class XenListener implements IdtsBackend.Listener {
                 xenStore.mkdir(tx, requestsPath);
                 xenStore.setPermissions(tx, requestsPath, XenStorePermission.of(self, XenStorePermission.WRITE));
             } catch (IOException | RuntimeException e) {
-                abortQuietly(tx);
+                XenBackend.abortQuietly(xenStore, tx);
                 throw e;
             }
             if (xenStore.transactionEnd(tx, false)) {
@@ -127,13 +114,7 @@ public final class XenListener implements IdtsBackend.Listener {
         }
     }
 
-    private void abortQuietly(int tx) {
-        try {
-            xenStore.transactionEnd(tx, true);
-        } catch (NativeIoException | RuntimeException e) {
-            logger.debug("Could not abort XenStore transaction {}", tx, e);
-        }
-    }
+
 
     /** "pid start-time": the start time tells a live server from a later process that got the same pid. */
     private static String processIdentity(int pid) {
@@ -207,13 +188,14 @@ public final class XenListener implements IdtsBackend.Listener {
     }
 
     private void takeRequest(String request) {
-        XenAcceptedConnection accepted;
+        IdtsBackend.AcceptedConnection accepted;
         try {
-            accepted = map(request);
-        } catch (RefusedException e) {
+            accepted = XenHandshake.accept(xenStore, watcher.selfDomid(), request);
+        } catch (XenHandshake.RefusedException e) {
             logger.warn("Refused an IDTS connection to {}: {}", address, e.getMessage());
             try {
-                writeReply(request, e.peer, XenBackend.REPLY_REFUSED_PREFIX + e.getMessage());
+                XenHandshake.writeReply(xenStore, watcher.selfDomid(), request, e.peer(),
+                        XenBackend.REPLY_REFUSED_PREFIX + e.getMessage());
             } catch (NativeIoException | RuntimeException writeFailed) {
                 logger.debug("Could not reply to the refused request {}", request, writeFailed);
             }
@@ -221,158 +203,6 @@ public final class XenListener implements IdtsBackend.Listener {
         }
         if (accepted != null) {
             events.accepted(accepted);
-        }
-    }
-
-    /**
-     * Writes the reply into {@code request}, readable by {@code peer} ({@code -1}: not known), unless the connector
-     * removed the request meanwhile (a write would make it again): then it returns {@code false}. The reply node is
-     * made readable explicitly: a node an unprivileged domain creates is its own, and would not be readable by the
-     * connector otherwise.
-     */
-    private boolean writeReply(String request, int peer, String reply) throws NativeIoException {
-        int self = watcher.selfDomid();
-        XenStorePermission[] readable = peer < 0 || peer == self
-                ? new XenStorePermission[] {XenStorePermission.of(self, XenStorePermission.NONE)}
-                : new XenStorePermission[] {XenStorePermission.of(self, XenStorePermission.NONE),
-                        XenStorePermission.of(peer, XenStorePermission.READ)};
-        String node = request + '/' + XenBackend.REPLY;
-        for (;;) {
-            int tx = xenStore.transactionStart();
-            try {
-                if (xenStore.read(tx, request + '/' + XenBackend.NAME) == null) {
-                    xenStore.transactionEnd(tx, true);
-                    return false;
-                }
-                xenStore.write(tx, node, reply);
-                xenStore.setPermissions(tx, node, readable);
-            } catch (NativeIoException | RuntimeException e) {
-                abortQuietly(tx);
-                throw e;
-            }
-            if (xenStore.transactionEnd(tx, false)) {
-                return true;
-            }
-        }
-    }
-
-    /**
-     * Reads and checks a request and maps what it offers.
-     *
-     * @return the connection, or {@code null} if the request went away meanwhile
-     */
-    private XenAcceptedConnection map(String request) throws RefusedException {
-        XenEventChannel eventChannel = null;
-        XenGrantMapper mapper = null;
-        XenMappedGrants region = null;
-        XenMappedGrants control = null;
-        boolean success = false;
-        int peer = -1;
-        try {
-            XenStorePermission[] permissions;
-            try {
-                permissions = xenStore.permissions(XenStore.NO_TRANSACTION, request);
-            } catch (NativeIoException e) {
-                if (e.errno() == Errno.ENOENT) {
-                    return null; // the connector gave up meanwhile
-                }
-                throw e;
-            }
-            peer = permissions[0].domid();
-            int controlRef = parseRef(read(request, XenBackend.CTRL_REF), XenBackend.CTRL_REF);
-            int remotePort = parseNumber(read(request, XenBackend.EVENT_CHANNEL), XenBackend.EVENT_CHANNEL);
-            String name = read(request, XenBackend.NAME);
-            if (!IdtsAddress.isValidService(name)) {
-                throw new RefusedException("invalid service name in " + XenBackend.NAME);
-            }
-
-            eventChannel = XenEventChannel.open();
-            int localPort = eventChannel.bindInterdomain(peer, remotePort);
-            mapper = XenGrantMapper.open();
-            control = mapper.mapWithNotify(peer, controlRef, true, XenControlPage.ACCEPTOR_ALIVE_OFFSET, localPort);
-            ByteBuffer controlBuffer = control.buffer();
-            int[] refs;
-            try {
-                // Read once, checked, then used: the connector can still write the control page.
-                int regionPages = XenControlPage.readRegionPages(controlBuffer, MIN_PAGES, MAX_PAGES);
-                int[] listRefs = XenControlPage.readListRefs(controlBuffer, regionPages);
-                try (XenMappedGrants lists = mapper.map(peer, listRefs, false)) {
-                    refs = XenControlPage.readRegionRefs(lists.buffer(), regionPages);
-                }
-            } catch (IdtsProtocolException e) {
-                throw new RefusedException(e.getMessage());
-            }
-            region = mapper.map(peer, refs, true);
-            ByteBuffer regionBuffer = region.buffer();
-            RegionLayout layout;
-            try {
-                layout = RegionLayout.validate(regionBuffer);
-            } catch (IdtsProtocolException e) {
-                throw new RefusedException(e.getMessage());
-            }
-            if (controlBuffer.get(XenControlPage.CONNECTOR_ALIVE_OFFSET) != XenControlPage.ALIVE) {
-                throw new RefusedException("the connector's alive byte is not set in the control page");
-            }
-            controlBuffer.put(XenControlPage.ACCEPTOR_ALIVE_OFFSET, XenControlPage.ALIVE);
-            XenMappedGrants regionPages = region;
-            XenGrantMapper regionMapper = mapper;
-            XenConnection connection = new XenConnection(regionBuffer, () -> {
-                regionPages.close();
-                regionMapper.close();
-            }, layout, false, peer, eventChannel, localPort, control, controlBuffer, request, xenStore);
-            success = true;
-            return new XenAcceptedConnection(connection, IdtsAddress.xen(peer, name), request);
-        } catch (NativeIoException e) {
-            // A reference that is not granted to us, a port that is not offered to us: the connector's mistake.
-            RefusedException refused = new RefusedException(e.getMessage());
-            refused.peer = peer;
-            throw refused;
-        } catch (RefusedException e) {
-            e.peer = peer;
-            throw e;
-        } finally {
-            if (!success) {
-                if (control != null) {
-                    control.close();
-                }
-                if (eventChannel != null) {
-                    eventChannel.close();
-                }
-                if (region != null) {
-                    region.close();
-                }
-                if (mapper != null) {
-                    mapper.close();
-                }
-            }
-        }
-    }
-
-    private String read(String request, String node) throws NativeIoException, RefusedException {
-        String value = xenStore.read(XenStore.NO_TRANSACTION, request + '/' + node);
-        if (value == null) {
-            throw new RefusedException("the request has no " + node);
-        }
-        return value;
-    }
-
-    private static int parseRef(String text, String node) throws RefusedException {
-        try {
-            return Integer.parseUnsignedInt(text);
-        } catch (NumberFormatException e) {
-            throw new RefusedException(node + " is not a grant reference");
-        }
-    }
-
-    private static int parseNumber(String text, String node) throws RefusedException {
-        try {
-            int value = Integer.parseInt(text);
-            if (value <= 0) {
-                throw new NumberFormatException();
-            }
-            return value;
-        } catch (NumberFormatException e) {
-            throw new RefusedException(node + " is not a port number");
         }
     }
 
@@ -399,35 +229,4 @@ public final class XenListener implements IdtsBackend.Listener {
         }
     }
 
-    /** A request this side refuses; the message goes back to the connector. */
-    private static final class RefusedException extends Exception {
-        private static final long serialVersionUID = 1L;
-
-        /** The connector's domain, once known. */
-        int peer = -1;
-
-        RefusedException(String message) {
-            super(message, null, false, false);
-        }
-    }
-
-    /** A request taken in, replied to by {@link #confirm()}. */
-    private final class XenAcceptedConnection extends IdtsBackend.AcceptedConnection {
-        private final XenConnection connection;
-        private final String request;
-
-        XenAcceptedConnection(XenConnection connection, IdtsAddress peerAddress, String request) {
-            super(connection, peerAddress);
-            this.connection = connection;
-            this.request = request;
-        }
-
-        @Override
-        public void confirm() throws IOException {
-            if (!writeReply(request, connection.peerDomid(), XenBackend.REPLY_ACCEPTED)) {
-                throw new IOException("the connector in domain " + connection.peerDomid()
-                        + " gave up before its connection was accepted");
-            }
-        }
-    }
 }

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -114,11 +115,11 @@ class SliceViewsTest {
         assertTrue(view.isDirect());
         check(view, 0);
         assertEquals(1, reader.pinnedSlices());
-        assertEquals(2, lifetime.refCnt(), "the view holds the region");
+        assertEquals(2, lifetime.refCnt(), "the views hold the region");
         assertTrue(onLoop(() -> reader.readableBytes() == 100));
         view.release();
         assertEquals(0, reader.pinnedSlices());
-        assertEquals(1, lifetime.refCnt());
+        assertEquals(2, lifetime.refCnt(), "once for all views, not per view: until they are closed");
         assertEquals(1, onLoop(() -> r.getLong(RegionLayout.returnPositionOffset(RING))), "slice 0 went back");
     }
 
@@ -202,6 +203,8 @@ class SliceViewsTest {
         // Every slice but the writer's current one (63: it was never left) is back.
         assertEquals(SLICES_PER_RING - 1, r.getLong(RegionLayout.returnPositionOffset(RING)));
         assertEquals(SLICE, writer.writableBytes(), "and the writer has room again");
+        assertEquals(2, lifetime.refCnt(), "the views hold the region until they are closed");
+        views.close();
         assertEquals(1, lifetime.refCnt(), "no view holds the region");
     }
 
@@ -254,9 +257,10 @@ class SliceViewsTest {
         });
         views.close();
         assertFalse(views.canView(SLICES_PER_RING));
+        assertEquals(2, lifetime.refCnt(), "the view still holds the region");
         r.snapshot();
         view.release();
-        assertEquals(1, lifetime.refCnt());
+        assertEquals(1, lifetime.refCnt(), "the last view let go of the region");
         assertEquals(0, releaseCallbacks.get());
         r.assertUnchangedExcept();
     }
@@ -356,6 +360,7 @@ class SliceViewsTest {
         assertTrue(copied > 0, "the bound was reached: some reads copied");
         onLoop(() -> null); // the hand-backs scheduled on the loop ran before this
         assertEquals(0, reader.pinnedSlices());
+        views.close();
         assertEquals(1, lifetime.refCnt(), "no view holds the region");
         // Every slice is back but the writer's current one, which holds written % SLICE bytes (or is full).
         int fill = (int) (written % SLICE == 0 ? SLICE : written % SLICE);
@@ -403,9 +408,70 @@ class SliceViewsTest {
             return null;
         });
         assertEquals(0, releaseCallbacks.get(), "no hand-back after close");
-        assertEquals(1, lifetime.refCnt(), "the view's reference to the region was dropped");
-        assertEquals(1, reader.pinnedSlices(), "the slice was not unpinned: it never goes back");
-        assertEquals(0, r.getLong(RegionLayout.returnPositionOffset(RING)));
+        assertEquals(1, lifetime.refCnt(), "the views' reference to the region was dropped");
+        assertEquals(0, reader.pinnedSlices(), "the view no longer pins its slice");
+        assertEquals(0, r.getLong(RegionLayout.returnPositionOffset(RING)), "but the slice never went back");
         r.assertUnchangedExcept(r.readerRanges(RING));
+    }
+
+    /**
+     * A close on the loop racing releases on other threads: whichever comes last drops the views' reference to the
+     * region, exactly once (never twice, never not at all), in every interleaving the rounds happen to produce.
+     */
+    @Test
+    void closeRacingReleasesOnOtherThreadsDropsTheViewsReferenceExactlyOnce() throws Exception {
+        for (int round = 0; round < 300; round++) {
+            CanaryRegion region = new CanaryRegion(CAP, RegionLayout.MIN_RING_CAPACITY);
+            RingWriter roundWriter = region.writer(RING);
+            RingReader roundReader = region.reader(RING);
+            AtomicInteger deallocations = new AtomicInteger();
+            ReferenceCounted roundLifetime = new AbstractReferenceCounted() {
+                @Override
+                protected void deallocate() {
+                    deallocations.incrementAndGet();
+                }
+
+                @Override
+                public ReferenceCounted touch(Object hint) {
+                    return this;
+                }
+            };
+            SliceViews roundViews = new SliceViews(roundReader, roundLifetime, loop, () -> { });
+            roundWriter.write(Unpooled.wrappedBuffer(new byte[3 * SLICE]), 0, 3 * SLICE);
+            roundWriter.publish();
+            List<ByteBuf> taken = onLoop(() -> {
+                List<ByteBuf> bufs = new ArrayList<>();
+                for (int i = 0; i < 6; i++) {
+                    roundReader.readableBytes();
+                    bufs.add(roundViews.take(SLICE / 2, ByteBufAllocator.DEFAULT));
+                }
+                return bufs;
+            });
+            CountDownLatch start = new CountDownLatch(1);
+            List<Thread> releasers = new ArrayList<>();
+            for (ByteBuf buf : taken) {
+                Thread releaser = new Thread(() -> {
+                    try {
+                        start.await();
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    buf.release();
+                });
+                releaser.start();
+                releasers.add(releaser);
+            }
+            Future<?> close = loop.submit(roundViews::close);
+            start.countDown();
+            close.get(30, TimeUnit.SECONDS);
+            for (Thread releaser : releasers) {
+                releaser.join(10_000);
+            }
+            onLoop(() -> null);
+            assertEquals(0, roundReader.pinnedSlices(), "round " + round);
+            assertEquals(1, roundLifetime.refCnt(), "round " + round + ": the views' reference, dropped once");
+            roundLifetime.release();
+            assertEquals(1, deallocations.get(), "round " + round);
+        }
     }
 }
