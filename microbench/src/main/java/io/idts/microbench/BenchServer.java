@@ -19,8 +19,9 @@ import java.util.Locale;
  * The server process of the benchmark, started by {@link Benchmark} in a child JVM. It takes one command per line on
  * its standard input and answers each with one line starting with {@code @} on its standard output:
  * <ul>
- *   <li>{@code open <transport> <spin nanos> <zero-copy reads: true, false or default>}: one event loop thread of that Netty transport, an echo server and a
- *       sink server on it; answers {@code @ready <echo address> <sink address>};</li>
+ *   <li>{@code open <transport> <spin nanos> <zero-copy reads: true, false or default>}: one event loop thread of
+ *       that Netty transport, and on it an echo server, a sink server and an HTTP/1.1 server; answers
+ *       {@code @ready <echo address> <sink address> <HTTP address>};</li>
  *   <li>{@code open aeron-ipc <aeron directory>}: joins the benchmark's media driver and starts the echo/sink
  *       thread; answers {@code @ready};</li>
  *   <li>{@code sink <consume, drop or keep> <write size>}: how the sinks receive the next streams (Netty: their
@@ -42,6 +43,7 @@ public final class BenchServer {
     private EventLoopGroup group;
     private Channel echoServer;
     private Channel sinkServer;
+    private Channel httpServer;
     private final java.util.List<java.net.SocketAddress> boundAddresses = new java.util.ArrayList<>();
     /** The accepted connections open now, closed by {@link #closeAll} while their event loop still runs. */
     private final ChannelGroup children = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
@@ -121,8 +123,10 @@ public final class BenchServer {
         group = NettyTransports.newGroup(t, "bench-server-" + t.key);
         echoServer = bind(t, spinNanos, zeroCopyReads, name + "-" + opened + "-echo", ServerHandlers.ECHO);
         sinkServer = bind(t, spinNanos, zeroCopyReads, name + "-" + opened + "-sink", ServerHandlers.SINK);
+        httpServer = bind(t, spinNanos, zeroCopyReads, name + "-" + opened + "-http", ServerHandlers.HTTP);
         return "@ready " + NettyTransports.format(echoServer.localAddress()) + ' '
-                + NettyTransports.format(sinkServer.localAddress());
+                + NettyTransports.format(sinkServer.localAddress()) + ' '
+                + NettyTransports.format(httpServer.localAddress());
     }
 
     private Channel bind(Transport t, long spinNanos, Boolean zeroCopyReads, String serviceName,
@@ -146,7 +150,7 @@ public final class BenchServer {
             aeron.close();
             aeron = null;
         }
-        for (Channel server : new Channel[] { echoServer, sinkServer }) {
+        for (Channel server : new Channel[] { echoServer, sinkServer, httpServer }) {
             if (server != null) {
                 server.close().awaitUninterruptibly();
             }
@@ -157,6 +161,7 @@ public final class BenchServer {
         boundAddresses.clear();
         echoServer = null;
         sinkServer = null;
+        httpServer = null;
         // The connections still open (a stalled stream's): closed on their running loop, so that their handlers
         // see channelInactive and let go of what they hold; a loop that shuts down with channels open closes them
         // without (its deregistration task is rejected).

@@ -28,12 +28,14 @@ import java.util.concurrent.TimeoutException;
  * <p>Per round, for every transport in turn (the order rotates from round to round so that machine noise hits all
  * alike): round-trip times of 64 B, 1 KiB and 16 KiB ping-pongs; one-way bandwidth in 64 KiB and 1 KiB writes into
  * a receiver that reads every byte before it releases the buffer (or, for {@link Transport#IDTS_KEEP}, keeps
- * buffers first); then 1, 10, 100 and 1000 concurrent connections (aggregate round trips and bandwidth), and the CPU
- * that the most connections use while idle. CPU is each process's own accounting ({@link Cpu}), both summed.
+ * buffers first); connection set-ups (connect, a 1-byte echo, close, one after the other); HTTP/1.1 requests over 50
+ * keep-alive connections through Netty's HTTP codec on both ends; then 1, 10, 100 and 1000 concurrent connections
+ * (aggregate round trips and bandwidth), and the CPU that the most connections use while idle. CPU is each process's
+ * own accounting ({@link Cpu}), both summed, over every window: per GB, per round trip, per set-up, per request.
  *
- * <p>Prints a table with each figure's ratio to epoll TCP, and writes {@code bench-<time>.json} (every figure) and
- * {@code bench-<time>.svg} (a chart of round-trip percentiles and bandwidth). {@link Settings#usage()} lists the
- * arguments.
+ * <p>Prints a table with each figure's ratio to epoll TCP, the CPU per unit of work of every part, and issue 12's
+ * targets, and writes {@code bench-<time>.json} (every figure) and {@code bench-<time>.svg} (a chart of round-trip
+ * percentiles, bandwidth, set-ups and HTTP requests per second). {@link Settings#usage()} lists the arguments.
  */
 public final class Benchmark {
 
@@ -119,6 +121,10 @@ public final class Benchmark {
                 }
                 p.step("stopping the server JVM", 0.5);
                 ServerProcess.Stat end = server.stat();
+                long serverProcStat = Cpu.procStatNanos(server.pid);
+                long clientClock = Cpu.processNanos();
+                long clientProcStat = Cpu.procStatNanos(ProcessHandle.current().pid());
+                results.cpuClocks = new Results.CpuClocks(clientClock, clientProcStat, end.cpuNanos, serverProcStat);
                 checkReceivers(end, "the run");
                 results.receivedBytes = end.sinkBytes;
                 results.checkedBytes = end.checkedBytes;
@@ -191,8 +197,12 @@ public final class Benchmark {
             for (Transport t : settings.transports) {
                 total += 0.3 + (t == Transport.AERON_IPC ? 0.5 : 0);
                 total += ((settings.rtt && !t.bandwidthOnly() ? Settings.RTT_SIZES.length : 0)
-                        + (settings.bandwidth ? Settings.BANDWIDTH_SIZES.length : 0)) * rttSeconds(round == 0);
-                if (round > 0 && t.isNetty() && !t.bandwidthOnly() && settings.manyConnections) {
+                        + (settings.bandwidth ? Settings.BANDWIDTH_SIZES.length : 0)
+                        + (settings.setup && t.connects() ? 1 : 0)) * rttSeconds(round == 0);
+                if (settings.http && t.connects()) {
+                    total += rttSeconds(round == 0) + connectSeconds(t, Settings.HTTP_CONNECTIONS);
+                }
+                if (round > 0 && t.connects() && settings.manyConnections) {
                     for (int n : settings.connections) {
                         total += connectionsSeconds(t, n);
                     }
@@ -220,7 +230,9 @@ public final class Benchmark {
             for (int size : settings.rtt && !t.bandwidthOnly() ? Settings.RTT_SIZES : new int[0]) {
                 progress.step(roundName + ", " + t.label + ": round trips of " + size(size), rttSeconds(!record));
                 Results.Rtt rtt = record ? into.rtt(size) : null;
-                measureRtt(side, t.label + " round trips of " + size(size), size, 1, warm, window, rtt, null);
+                Side s = side;
+                measureTimed(side, () -> s.pings(size, 1), t.label + " round trips of " + size(size), warm, window,
+                        rtt, null);
             }
             for (int size : settings.bandwidth ? Settings.BANDWIDTH_SIZES : new int[0]) {
                 progress.step(roundName + ", " + t.label + ": bandwidth in " + size(size) + " writes",
@@ -237,7 +249,20 @@ public final class Benchmark {
                     side = open(t);
                 }
             }
-            if (!record || !t.isNetty() || t.bandwidthOnly() || !settings.manyConnections) {
+            if (settings.setup && t.connects()) {
+                progress.step(roundName + ", " + t.label + ": connection set-ups", rttSeconds(!record));
+                Side s = side;
+                measureTimed(side, () -> s.setups(Settings.SETUP_ECHO_SIZE), t.label + " connection set-ups", warm,
+                        window, record ? into.setups() : null, null);
+            }
+            if (settings.http && t.connects()) {
+                progress.step(roundName + ", " + t.label + ": HTTP/1.1, " + Settings.HTTP_CONNECTIONS
+                        + " connections", rttSeconds(!record) + connectSeconds(t, Settings.HTTP_CONNECTIONS));
+                Side s = side;
+                measureTimed(side, () -> s.http(Settings.HTTP_CONNECTIONS), t.label + " HTTP/1.1 requests", warm,
+                        window, record ? into.http() : null, null);
+            }
+            if (!record || !t.connects() || !settings.manyConnections) {
                 return;
             }
             for (int n : settings.connections) {
@@ -246,8 +271,10 @@ public final class Benchmark {
                         + (idle ? ", then idle" : ""), connectionsSeconds(t, n) + (idle ? idleSeconds() : 0));
                 long warmMillis = connectionsWarmMillis(n);
                 long windowMillis = connectionsWindowMillis(n);
-                measureRtt(side, t.label + ", " + n + " connections, round trips", Settings.CONNECTIONS_PING_SIZE,
-                        n, warmMillis, windowMillis, into.connectionsRtt(n), idle ? into.idle(n) : null);
+                Side s = side;
+                measureTimed(side, () -> s.pings(Settings.CONNECTIONS_PING_SIZE, n),
+                        t.label + ", " + n + " connections, round trips", warmMillis, windowMillis,
+                        into.connectionsRtt(n), idle ? into.idle(n) : null);
                 measureBandwidth(side, t, t.label + ", " + n + " connections, bandwidth",
                         Settings.CONNECTIONS_WRITE_SIZE, n, warmMillis, windowMillis, into.connectionsBandwidth(n));
             }
@@ -258,9 +285,19 @@ public final class Benchmark {
         }
     }
 
-    private void measureRtt(Side side, String what, int size, int connections, long warmMillis, long windowMillis,
+    /** Opens a timed load: ping-pongs, set-ups or HTTP requests. */
+    @FunctionalInterface
+    private interface TimedLoad {
+        Load.Pings open() throws Exception;
+    }
+
+    /**
+     * A timed load's window: what it completed (round trips, set-ups, requests) with their times, and the CPU both
+     * processes used meanwhile; then, if {@code idle} is given, the CPU of its connections left open and idle.
+     */
+    private void measureTimed(Side side, TimedLoad timed, String what, long warmMillis, long windowMillis,
                             Results.Rtt into, Results.Idle idle) throws Exception {
-        Load.Pings load = side.pings(size, connections);
+        Load.Pings load = timed.open();
         try {
             awaitFirstProgress(load, what, STALL_SECONDS);
             watch(load, what, warmMillis, STALL_SECONDS);
@@ -275,7 +312,7 @@ public final class Benchmark {
             ServerProcess.Stat s1 = server.stat();
             load.stop(what);
             if (load.histogram.getTotalCount() == 0) {
-                throw new IllegalStateException(what + ": no round trip completed in the window");
+                throw new IllegalStateException(what + ": nothing completed in the window");
             }
             if (into != null) {
                 into.add(load.histogram, (t1 - t0) / 1e9, (c1 - c0) + (s1.cpuNanos - s0.cpuNanos));
@@ -428,6 +465,12 @@ public final class Benchmark {
 
         Load.Stream stream(int size, int connections) throws Exception;
 
+        /** Connection set-ups, one at a time, each echoing {@code size} bytes once (connection transports only). */
+        Load.Pings setups(int size) throws Exception;
+
+        /** HTTP/1.1 requests over {@code connections} keep-alive connections (connection transports only). */
+        Load.Pings http(int connections) throws Exception;
+
         /**
          * After a load closed its connections: waits until the server has closed its ends too (their receivers have
          * then read and compared everything), and returns the server's counters.
@@ -460,6 +503,16 @@ public final class Benchmark {
                 }
 
                 @Override
+                public Load.Pings setups(int size) {
+                    throw new UnsupportedOperationException("Aeron IPC has no connections to set up");
+                }
+
+                @Override
+                public Load.Pings http(int connections) {
+                    throw new UnsupportedOperationException("Aeron IPC has no connections to carry HTTP");
+                }
+
+                @Override
                 public ServerProcess.Stat afterLoad() throws Exception {
                     return server.stat();
                 }
@@ -477,7 +530,8 @@ public final class Benchmark {
         String[] addresses = server.request("open " + t.key + " " + settings.spinNanos + " "
                 + (settings.zeroCopyReads == null ? "default" : settings.zeroCopyReads), 60);
         NettyClient client = new NettyClient(t, NettyTransports.parse(addresses[0]),
-                NettyTransports.parse(addresses[1]), settings.spinNanos, settings.zeroCopyReads);
+                NettyTransports.parse(addresses[1]), NettyTransports.parse(addresses[2]), settings.spinNanos,
+                settings.zeroCopyReads);
         return new Side() {
             @Override
             public Load.Pings pings(int size, int connections) throws Exception {
@@ -487,6 +541,16 @@ public final class Benchmark {
             @Override
             public Load.Stream stream(int size, int connections) throws Exception {
                 return client.stream(size, connections);
+            }
+
+            @Override
+            public Load.Pings setups(int size) {
+                return client.setups(size);
+            }
+
+            @Override
+            public Load.Pings http(int connections) throws Exception {
+                return client.http(connections);
             }
 
             @Override

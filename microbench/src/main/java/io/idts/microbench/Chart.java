@@ -5,8 +5,9 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The run's chart as SVG: round-trip percentiles of the smallest ping per transport (log scale), and one-way
- * bandwidth per transport and write size; a panel only if the run measured its figures.
+ * The run's chart as SVG: round-trip percentiles of the smallest ping per transport (log scale), one-way bandwidth
+ * per transport and write size, connection set-ups per second and HTTP/1.1 requests per second (each bar with its
+ * p50 and p99, and the CPU per unit of work); a panel only if the run measured its figures.
  */
 final class Chart {
 
@@ -18,6 +19,8 @@ final class Chart {
     private static final int BOTTOM = 70;
     private static final String[] RTT_COLORS = { "#1b9e77", "#7570b3", "#d95f02", "#e7298a" };
     private static final String[] BW_COLORS = { "#1f78b4", "#a6cee3" };
+    private static final String SETUP_COLOR = "#66a61e";
+    private static final String HTTP_COLOR = "#e6ab02";
 
     private Chart() {
     }
@@ -37,9 +40,22 @@ final class Chart {
                 }
             }
         }
-        boolean rtt = !withRtt.isEmpty() || withBandwidth.isEmpty();
-        boolean bandwidth = !withBandwidth.isEmpty() || withRtt.isEmpty();
-        int height = TOP + ((rtt ? 1 : 0) + (bandwidth ? 1 : 0)) * (PANEL + BOTTOM) + 20;
+        List<Transport> withSetups = new ArrayList<>();
+        List<Transport> withHttp = new ArrayList<>();
+        for (Transport t : ts) {
+            if (r.get(t).hasSetups()) {
+                withSetups.add(t);
+            }
+            if (r.get(t).hasHttp()) {
+                withHttp.add(t);
+            }
+        }
+        boolean nothing = withRtt.isEmpty() && withBandwidth.isEmpty() && withSetups.isEmpty() && withHttp.isEmpty();
+        boolean rtt = !withRtt.isEmpty() || nothing;
+        boolean bandwidth = !withBandwidth.isEmpty() || nothing;
+        int panels = (rtt ? 1 : 0) + (bandwidth ? 1 : 0) + (withSetups.isEmpty() ? 0 : 1)
+                + (withHttp.isEmpty() ? 0 : 1);
+        int height = TOP + panels * (PANEL + BOTTOM) + 20;
         StringBuilder b = new StringBuilder();
         b.append(String.format(Locale.ROOT, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                 + "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">%n", WIDTH, height, WIDTH, height));
@@ -54,6 +70,18 @@ final class Chart {
         }
         if (bandwidth) {
             bandwidthPanel(b, r, withBandwidth.isEmpty() ? ts : withBandwidth, top);
+            top += PANEL + BOTTOM;
+        }
+        if (!withSetups.isEmpty()) {
+            ratePanel(b, r, withSetups, "Connection set-ups per second: connect, " + Benchmark.size(
+                    Settings.SETUP_ECHO_SIZE) + " echo, close, one at a time; p50/p99 from connect to echo",
+                    Results.PerTransport::setups, "CPU s/1000", Report.SETUPS_PER_CPU_FIGURE, SETUP_COLOR, top);
+            top += PANEL + BOTTOM;
+        }
+        if (!withHttp.isEmpty()) {
+            ratePanel(b, r, withHttp, "HTTP/1.1 requests per second: " + Settings.HTTP_CONNECTIONS
+                    + " keep-alive connections, one GET in flight each, Netty's HTTP codec on both ends",
+                    Results.PerTransport::http, "CPU s/100k", Report.REQUESTS_PER_CPU_FIGURE, HTTP_COLOR, top);
         }
         b.append("</svg>\n");
         return b.toString();
@@ -182,6 +210,54 @@ final class Chart {
                     x, top + 20, BW_COLORS[s]));
             b.append(text(x + 16, top + 30, Benchmark.size(Settings.BANDWIDTH_SIZES[s]) + " writes", "start", 11,
                     "normal"));
+        }
+    }
+
+    /**
+     * One bar per transport of a part's rate (set-ups or requests per second), its p50 and p99 in microseconds and
+     * its CPU per {@code cpuUnits} written under the bar's value.
+     */
+    private static void ratePanel(StringBuilder b, Results r, List<Transport> ts, String title,
+                                  java.util.function.Function<Results.PerTransport, Results.Rtt> part, String cpuName,
+                                  double cpuUnits, String color, int top) {
+        int plotTop = top + 64; // room for the three lines above the tallest bar
+        int plotBottom = top + PANEL;
+        double plotWidth = WIDTH - LEFT - RIGHT;
+        b.append(text(LEFT, top + 14, title, "start", 13, "bold"));
+        double max = 0;
+        for (Transport t : ts) {
+            max = Math.max(max, part.apply(r.get(t)).roundTripsPerSecond());
+        }
+        if (!(max > 0)) {
+            b.append(text(LEFT, plotTop + 40, "nothing measured", "start", 12, "normal"));
+            return;
+        }
+        double step = niceStep(max / 5);
+        double hi = Math.ceil(max / step) * step;
+        for (double v = 0; v <= hi + step / 2; v += step) {
+            double y = plotBottom - v / hi * (plotBottom - plotTop);
+            b.append(line(LEFT, y, WIDTH - RIGHT, y, "#dddddd"));
+            b.append(text(LEFT - 6, y + 4, v == 0 ? "0" : Report.number(v), "end", 11, "normal"));
+        }
+        double group = plotWidth / ts.size();
+        double bar = group * 0.6;
+        for (int i = 0; i < ts.size(); i++) {
+            Transport t = ts.get(i);
+            Results.Rtt rtt = part.apply(r.get(t));
+            double x0 = LEFT + i * group + group * 0.2;
+            b.append(label(x0 + bar / 2, plotBottom + 16, t.label));
+            double v = rtt.roundTripsPerSecond();
+            double y = plotBottom - v / hi * (plotBottom - plotTop);
+            b.append(String.format(Locale.ROOT, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+                    + "fill=\"%s\"><title>%s: %s/s, p50 %s us, p99 %s us, p99.9 %s us, %s %s</title></rect>%n", x0,
+                    y, bar, plotBottom - y, color, t.label, Report.number(v), Report.number(rtt.micros(50)),
+                    Report.number(rtt.micros(99)), Report.number(rtt.micros(99.9)), cpuName,
+                    Report.number(rtt.cpuSecondsPer(cpuUnits))));
+            b.append(text(x0 + bar / 2, y - 30, Report.number(v) + "/s", "middle", 10, "bold"));
+            b.append(text(x0 + bar / 2, y - 17, "p50 " + Report.number(rtt.micros(50)) + ", p99 "
+                    + Report.number(rtt.micros(99)) + " us", "middle", 9, "normal"));
+            b.append(text(x0 + bar / 2, y - 5, cpuName + " " + Report.number(rtt.cpuSecondsPer(cpuUnits)), "middle",
+                    9, "normal"));
         }
     }
 

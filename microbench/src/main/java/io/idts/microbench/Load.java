@@ -95,10 +95,13 @@ abstract class Load {
     void close() {
     }
 
-    /** Ping-pongs: one message of {@code size} bytes in flight per connection, timed into one histogram. */
+    /**
+     * Timed units of work, one in flight per connection, timed into one histogram: ping-pongs of {@code size} bytes,
+     * and likewise connection set-ups (each echoing {@code size} bytes once) and HTTP requests ({@code size} unused).
+     */
     abstract static class Pings extends Load {
         final int size;
-        /** Round-trip times in nanoseconds, recorded by the traffic's single thread while measuring. */
+        /** Their times in nanoseconds, recorded by the traffic's single thread while measuring. */
         final Histogram histogram = new Histogram(3);
 
         Pings(int size, int parties) {

@@ -5,10 +5,23 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.util.ReferenceCountUtil;
 
 import java.io.IOException;
@@ -34,12 +47,14 @@ final class NettyClient implements AutoCloseable {
     private final Bootstrap bootstrap;
     final SocketAddress echoAddress;
     final SocketAddress sinkAddress;
+    final SocketAddress httpAddress;
 
-    NettyClient(Transport transport, SocketAddress echoAddress, SocketAddress sinkAddress, long spinNanos,
-                Boolean zeroCopyReads) {
+    NettyClient(Transport transport, SocketAddress echoAddress, SocketAddress sinkAddress, SocketAddress httpAddress,
+                long spinNanos, Boolean zeroCopyReads) {
         this.transport = transport;
         this.echoAddress = echoAddress;
         this.sinkAddress = sinkAddress;
+        this.httpAddress = httpAddress;
         group = NettyTransports.newGroup(transport, "bench-client-" + transport.key);
         bootstrap = new Bootstrap().group(group).channel(NettyTransports.channelClass(transport));
         NettyTransports.configureClient(bootstrap, transport, spinNanos, zeroCopyReads);
@@ -69,6 +84,42 @@ final class NettyClient implements AutoCloseable {
             for (Channel channel : load.channels) {
                 StreamHandler handler = channel.pipeline().get(StreamHandler.class);
                 channel.eventLoop().execute(handler::writeMore);
+            }
+            return load;
+        } catch (Exception e) {
+            load.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Connection set-ups to the echo server, one at a time on the event loop until the load stops: connect, send
+     * {@code size} bytes, wait for all of their echo (the set-up's time, from the connect call), close, and once the
+     * close is done the next connect.
+     */
+    Setups setups(int size) {
+        Setups load = new Setups(size, bootstrap.clone(), echoAddress, transport);
+        load.start();
+        return load;
+    }
+
+    /**
+     * {@code n} keep-alive HTTP/1.1 connections to the HTTP server, each with one request in flight: a GET, its
+     * response aggregated, its time recorded, the next GET; Netty's HTTP codec and aggregator on both ends.
+     */
+    HttpRequests http(int n) throws Exception {
+        HttpRequests load = new HttpRequests(n, transport);
+        try {
+            load.channels.addAll(connect(httpAddress, n, i -> new ChannelInitializer<Channel>() {
+                @Override
+                protected void initChannel(Channel ch) {
+                    ch.pipeline().addLast(new HttpClientCodec(),
+                            new HttpObjectAggregator(ServerHandlers.HTTP_MAX_CONTENT), new HttpRequestHandler(load));
+                }
+            }));
+            for (Channel channel : load.channels) {
+                HttpRequestHandler handler = channel.pipeline().get(HttpRequestHandler.class);
+                channel.eventLoop().execute(handler::send);
             }
             return load;
         } catch (Exception e) {
@@ -315,6 +366,230 @@ final class NettyClient implements AutoCloseable {
         public void channelInactive(ChannelHandlerContext ctx) {
             if (!finished && !load.stopping()) {
                 load.fail(new IOException("the server closed a connection in the middle of a stream"));
+            }
+            finish();
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (!load.stopping()) {
+                load.fail(cause);
+            }
+            finish();
+            ctx.close();
+        }
+    }
+
+    /**
+     * Connection set-ups, one at a time: connect, echo, close, repeated on the event loop. The set-up's time is from
+     * the connect call to the last byte of the echo; its close is not timed but is part of every cycle, as the next
+     * connect waits for it (so set-ups per second count whole cycles).
+     */
+    static final class Setups extends Load.Pings {
+        private final Bootstrap bootstrap;
+        private final SocketAddress remote;
+        private final Transport transport;
+        private final EventLoop loop;
+        private final ByteBuf raw;
+        /** What each connection sends a duplicate of. */
+        final ByteBuf payload;
+        /** When the current cycle's connect was called (event loop only). */
+        private long connectNanos;
+        /** The connection of the current cycle, for {@link #close()}; written by the event loop. */
+        private volatile Channel current;
+        private final ChannelFutureListener onConnect = this::connected;
+        private final ChannelFutureListener onClose = f -> next();
+
+        Setups(int size, Bootstrap bootstrap, SocketAddress remote, Transport transport) {
+            super(size, 1);
+            this.remote = remote;
+            this.transport = transport;
+            raw = payload(size);
+            payload = Unpooled.unreleasableBuffer(raw);
+            this.bootstrap = bootstrap.handler(new ChannelInitializer<Channel>() {
+                @Override
+                protected void initChannel(Channel ch) {
+                    ch.pipeline().addLast(new SetupHandler(Setups.this));
+                }
+            });
+            loop = bootstrap.config().group().next();
+        }
+
+        void start() {
+            loop.execute(this::next);
+        }
+
+        /** The next cycle, or the end of the load if it is stopping (or failed). */
+        private void next() {
+            if (stopping() || failure() != null) {
+                partyStopped();
+                return;
+            }
+            connectNanos = System.nanoTime();
+            ChannelFuture f = bootstrap.connect(remote);
+            current = f.channel();
+            f.addListener(onConnect);
+        }
+
+        private void connected(ChannelFuture f) {
+            if (!f.isSuccess()) {
+                fail(new IOException(transport.label + ": connect to " + remote + " failed: " + f.cause(), f.cause()));
+                partyStopped();
+            }
+            // Connected: the handler sends the bytes when the channel is active.
+        }
+
+        /** The echo of the current connection is complete: its time is recorded, then it is closed. */
+        void echoed(Channel channel) {
+            record(System.nanoTime() - connectNanos);
+            channel.close().addListener(onClose);
+        }
+
+        /** The current connection failed before its echo was complete: the load fails, and stops. */
+        void failed(Channel channel, Throwable cause) {
+            fail(cause);
+            channel.close().addListener(onClose);
+        }
+
+        @Override
+        void close() {
+            Channel channel = current;
+            if (channel != null) {
+                channel.close().awaitUninterruptibly(10, TimeUnit.SECONDS);
+            }
+            raw.release();
+        }
+    }
+
+    /** One set-up's connection: sends the bytes once active, reads their echo, tells the load when all came back. */
+    static final class SetupHandler extends ChannelInboundHandlerAdapter {
+        private final Setups load;
+        private int received;
+        private boolean done;
+
+        SetupHandler(Setups load) {
+            this.load = load;
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            ctx.writeAndFlush(load.payload.duplicate(), ctx.voidPromise());
+            ctx.fireChannelActive();
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            int n = ((ByteBuf) msg).readableBytes();
+            ReferenceCountUtil.release(msg);
+            received += n;
+            if (done || received < load.size) {
+                return;
+            }
+            done = true;
+            if (received > load.size) {
+                load.failed(ctx.channel(), new IllegalStateException("echo of " + received + " bytes for "
+                        + load.size + " sent"));
+            } else {
+                load.echoed(ctx.channel());
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (!done) {
+                done = true;
+                load.failed(ctx.channel(), new IOException("the server closed a connection before its echo ("
+                        + received + " of " + load.size + " bytes)"));
+            }
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (!done) {
+                done = true;
+                load.failed(ctx.channel(), cause);
+            } else {
+                ctx.close();
+            }
+        }
+    }
+
+    /** Keep-alive HTTP/1.1 connections, each with one request in flight. */
+    static final class HttpRequests extends Load.Pings {
+        final List<Channel> channels = new ArrayList<>();
+        final Transport transport;
+
+        HttpRequests(int n, Transport transport) {
+            super(0, n);
+            this.transport = transport;
+        }
+
+        @Override
+        void close() {
+            closeAll(channels);
+        }
+    }
+
+    /**
+     * Sends a GET, waits for its whole response (aggregated), checks it, records the request's time and sends the
+     * next; until the load stops.
+     */
+    static final class HttpRequestHandler extends SimpleChannelInboundHandler<FullHttpResponse> {
+        private final HttpRequests load;
+        private ChannelHandlerContext ctx;
+        private long sentNanos;
+        private boolean finished;
+
+        HttpRequestHandler(HttpRequests load) {
+            this.load = load;
+        }
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            this.ctx = ctx;
+        }
+
+        void send() {
+            FullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/",
+                    Unpooled.EMPTY_BUFFER);
+            request.headers().set(HttpHeaderNames.HOST, "localhost");
+            sentNanos = System.nanoTime();
+            ctx.writeAndFlush(request, ctx.voidPromise());
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse response) {
+            long now = System.nanoTime();
+            if (!response.status().equals(HttpResponseStatus.OK)
+                    || response.content().readableBytes() != ServerHandlers.HTTP_BODY_SIZE) {
+                load.fail(new IllegalStateException("HTTP response " + response.status() + " with "
+                        + response.content().readableBytes() + " bytes, expected 200 OK with "
+                        + ServerHandlers.HTTP_BODY_SIZE));
+                finish();
+                ctx.close();
+                return;
+            }
+            load.record(now - sentNanos);
+            if (load.stopping()) {
+                finish();
+            } else {
+                send();
+            }
+        }
+
+        private void finish() {
+            if (!finished) {
+                finished = true;
+                load.partyStopped();
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (!finished && !load.stopping()) {
+                load.fail(new IOException("the HTTP server closed a keep-alive connection"));
             }
             finish();
             ctx.fireChannelInactive();

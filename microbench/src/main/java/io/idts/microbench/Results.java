@@ -84,6 +84,14 @@ public final class Results {
         public double cpuMicrosPerRoundTrip() {
             return count() == 0 ? Double.NaN : cpuNanos / 1e3 / count();
         }
+
+        /**
+         * CPU seconds of both processes per {@code units} round trips (set-ups, requests): the unit of work the
+         * tables use, e.g. 100,000 round trips or 1,000 set-ups.
+         */
+        public double cpuSecondsPer(double units) {
+            return count() == 0 ? Double.NaN : cpuNanos / 1e9 / count() * units;
+        }
     }
 
     /**
@@ -193,6 +201,25 @@ public final class Results {
         }
     }
 
+    /**
+     * Both processes' CPU at the end of the run from the clock the figures use and from {@code /proc/<pid>/stat}:
+     * the same kernel accounting, so they agree within a clock tick or so; a check of the CPU figures' source.
+     */
+    public static final class CpuClocks {
+        final long clientClockNanos;
+        /** -1 where {@code /proc} could not be read. */
+        final long clientProcStatNanos;
+        final long serverClockNanos;
+        final long serverProcStatNanos;
+
+        CpuClocks(long clientClockNanos, long clientProcStatNanos, long serverClockNanos, long serverProcStatNanos) {
+            this.clientClockNanos = clientClockNanos;
+            this.clientProcStatNanos = clientProcStatNanos;
+            this.serverClockNanos = serverClockNanos;
+            this.serverProcStatNanos = serverProcStatNanos;
+        }
+    }
+
     /** Everything measured on one transport. */
     public static final class PerTransport {
         public final Transport transport;
@@ -200,6 +227,10 @@ public final class Results {
         final Map<Integer, Bandwidth> bandwidth = new LinkedHashMap<>();
         final Map<Integer, Rtt> connectionsRtt = new TreeMap<>();
         final Map<Integer, Bandwidth> connectionsBandwidth = new TreeMap<>();
+        /** Connection set-ups (connect, echo, close), one at a time: their time and rate. */
+        final Rtt setups = new Rtt();
+        /** HTTP/1.1 requests over {@link Settings#HTTP_CONNECTIONS} keep-alive connections: their time and rate. */
+        final Rtt http = new Rtt();
         Idle idle;
 
         PerTransport(Transport transport) {
@@ -233,6 +264,22 @@ public final class Results {
             return idle;
         }
 
+        public Rtt setups() {
+            return setups;
+        }
+
+        public Rtt http() {
+            return http;
+        }
+
+        public boolean hasSetups() {
+            return setups.count() > 0;
+        }
+
+        public boolean hasHttp() {
+            return http.count() > 0;
+        }
+
         public boolean hasRtt(int size) {
             return rtt.containsKey(size) && rtt.get(size).count() > 0;
         }
@@ -250,6 +297,8 @@ public final class Results {
     final Settings settings;
     final Map<Transport, PerTransport> transports = new EnumMap<>(Transport.class);
     final Map<String, Object> machine;
+    /** Both processes' CPU clocks against {@code /proc} at the end of the run. */
+    CpuClocks cpuClocks;
     /** Both processes with no transport open at all: the JVMs' own idle CPU, for comparison. */
     Idle baseline;
     /** The server's receivers over the whole run: bytes taken in, bytes whose checksum matched the bytes sent. */

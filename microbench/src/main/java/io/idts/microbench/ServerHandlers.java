@@ -2,12 +2,24 @@ package io.idts.microbench;
 
 import io.idts.channel.IdtsChannel;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandler.Sharable;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelInitializer;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.ReferenceCountUtil;
 
 import java.io.IOException;
@@ -18,8 +30,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The server side's pipelines: an echo (round trips) and a sink (one-way bandwidth) that receives as {@link #receiver}
- * says, with the counters they keep.
+ * The server side's pipelines: an echo (round trips, connection set-up), a sink (one-way bandwidth) that receives as
+ * {@link #receiver} says, and an HTTP/1.1 server (Netty's codec, a fixed small response), with the counters they keep.
  */
 final class ServerHandlers {
 
@@ -73,6 +85,25 @@ final class ServerHandlers {
     static final boolean STALL_KEEPING_RECEIVER_FOR_TEST = Boolean.getBoolean("idts.bench.stallKeepingReceiver");
 
     static final EchoHandler ECHO = new EchoHandler();
+
+    /** The HTTP part's response body: a fixed, small text of this many bytes, as a health or status page is. */
+    static final int HTTP_BODY_SIZE = 64;
+    /**
+     * What every response's content duplicates: never released, so that the encoder's release of a response leaves
+     * it intact (the duplicates only share its bytes; nothing writes them).
+     */
+    private static final ByteBuf HTTP_BODY = Unpooled.unreleasableBuffer(Unpooled.directBuffer(HTTP_BODY_SIZE)
+            .writeBytes(httpBody()));
+    static final HttpResponder HTTP_RESPONDER = new HttpResponder();
+    /** Largest request body the HTTP server aggregates (the benchmark's requests have none). */
+    static final int HTTP_MAX_CONTENT = 64 * 1024;
+    /** The HTTP server's pipeline: the codec, the aggregator, the responder, as a small Netty HTTP server has. */
+    static final ChannelHandler HTTP = new ChannelInitializer<Channel>() {
+        @Override
+        protected void initChannel(Channel ch) {
+            ch.pipeline().addLast(new HttpServerCodec(), new HttpObjectAggregator(HTTP_MAX_CONTENT), HTTP_RESPONDER);
+        }
+    };
     /** The sink's pipeline: a new receiver of the current {@link #receiver} and {@link #expected} per connection. */
     static final ChannelHandler SINK = new ChannelInitializer<Channel>() {
         @Override
@@ -159,6 +190,69 @@ final class ServerHandlers {
                 ctx.channel().config().setAutoRead(true);
             }
             ctx.fireChannelWritabilityChanged();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            report(cause);
+            ctx.close();
+        }
+    }
+
+    /** The response body's bytes: a line of text padded to {@link #HTTP_BODY_SIZE}. */
+    private static byte[] httpBody() {
+        StringBuilder b = new StringBuilder("IDTS benchmark: hello\n");
+        while (b.length() < HTTP_BODY_SIZE - 1) {
+            b.append('.');
+        }
+        return b.append('\n').toString().getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * Answers every request with 200 and the fixed body, keeping the connection open unless the request asks for
+     * {@code Connection: close}; flushes when the read is complete, so that pipelined requests share a flush.
+     */
+    @Sharable
+    static final class HttpResponder extends SimpleChannelInboundHandler<FullHttpRequest> {
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) {
+            OPEN_CHANNELS.incrementAndGet();
+            ctx.fireChannelActive();
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            OPEN_CHANNELS.decrementAndGet();
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest request) {
+            if (!request.decoderResult().isSuccess()) {
+                FullHttpResponse bad = new DefaultFullHttpResponse(request.protocolVersion(),
+                        HttpResponseStatus.BAD_REQUEST, Unpooled.EMPTY_BUFFER);
+                bad.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, 0)
+                        .set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                ctx.writeAndFlush(bad).addListener(ChannelFutureListener.CLOSE);
+                return;
+            }
+            boolean keepAlive = HttpUtil.isKeepAlive(request);
+            FullHttpResponse response = new DefaultFullHttpResponse(request.protocolVersion(), HttpResponseStatus.OK,
+                    HTTP_BODY.duplicate());
+            response.headers()
+                    .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.TEXT_PLAIN)
+                    .setInt(HttpHeaderNames.CONTENT_LENGTH, HTTP_BODY_SIZE);
+            if (keepAlive) {
+                ctx.write(response, ctx.voidPromise());
+            } else {
+                response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+            }
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
         }
 
         @Override

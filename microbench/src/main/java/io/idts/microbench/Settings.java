@@ -22,6 +22,12 @@ final class Settings {
     /** Many connections: the ping size and the write size on each connection. */
     static final int CONNECTIONS_PING_SIZE = 64;
     static final int CONNECTIONS_WRITE_SIZE = 64 * 1024;
+    /** Connection set-up: the bytes echoed once on each connection between its connect and its close. */
+    static final int SETUP_ECHO_SIZE = 1;
+    /** HTTP/1.1: keep-alive connections, each with one request in flight. */
+    static final int HTTP_CONNECTIONS = 50;
+    /** The parts, in the order each transport runs them; {@code parts=} takes their names. */
+    static final List<String> PARTS = List.of("rtt", "bandwidth", "setup", "http", "connections");
 
     /**
      * The {@code bandwidth} preset's transports: IDTS with its defaults, with copying reads and with a keeping
@@ -52,9 +58,11 @@ final class Settings {
     Path outputDirectory = Paths.get("bench-results");
     /** {@code auto} (a bar on a terminal, lines otherwise), {@code bar}, {@code lines} or {@code none}. */
     String progress = "auto";
-    /** Which parts run: round trips, bandwidth, many connections (with idle CPU). */
+    /** Which parts run: round trips, bandwidth, connection set-up, HTTP/1.1, many connections (with idle CPU). */
     boolean rtt = true;
     boolean bandwidth = true;
+    boolean setup = true;
+    boolean http = true;
     boolean manyConnections = true;
     /**
      * How the receiving end of the one-way streams (every transport but {@link Transport#IDTS_KEEP}, which keeps)
@@ -73,7 +81,8 @@ final class Settings {
         return "arguments: [quick] [bandwidth] [rounds=N] [window=MS] [warm=MS] [conns=1,10,100,1000] [connwarm=MS] "
                 + "[connwindow=MS] [idle=MS] [transports=" + Transport.keys() + "] [spin=NANOS] "
                 + "[zerocopy=true|false] [out=DIR] [warmup=true|false] [progress=auto|bar|lines|none] "
-                + "[parts=rtt,bandwidth,connections] [receiver=consume|drop] [stall=SECONDS] [serverjvm=OPTION]...";
+                + "[parts=" + String.join(",", PARTS) + "] [receiver=consume|drop] [stall=SECONDS] "
+                + "[serverjvm=OPTION]...";
     }
 
     /** Presets ({@code quick}, {@code bandwidth}) first, wherever they stand, then the settings that override them. */
@@ -123,12 +132,14 @@ final class Settings {
                 case "parts":
                     List<String> parts = Arrays.asList(value.split(","));
                     for (String part : parts) {
-                        if (!Arrays.asList("rtt", "bandwidth", "connections").contains(part)) {
-                            throw new IllegalArgumentException("parts are rtt, bandwidth and connections: " + part);
+                        if (!PARTS.contains(part)) {
+                            throw new IllegalArgumentException("parts are " + String.join(", ", PARTS) + ": " + part);
                         }
                     }
                     s.rtt = parts.contains("rtt");
                     s.bandwidth = parts.contains("bandwidth");
+                    s.setup = parts.contains("setup");
+                    s.http = parts.contains("http");
                     s.manyConnections = parts.contains("connections");
                     break;
                 case "conns":
@@ -154,9 +165,8 @@ final class Settings {
         if (!Arrays.asList("auto", "bar", "lines", "none").contains(s.progress)) {
             throw new IllegalArgumentException("progress must be auto, bar, lines or none: " + s.progress);
         }
-        if (!s.bandwidth) {
-            s.transports.removeIf(Transport::bandwidthOnly); // they have nothing else to measure
-        }
+        // IDTS's receiver variant without the bandwidth part, Aeron with only connection parts: nothing to measure.
+        s.transports.removeIf(t -> !s.measures(t));
         if (s.transports.isEmpty()) {
             throw new IllegalArgumentException("no transport has anything to measure in the parts chosen");
         }
@@ -167,6 +177,8 @@ final class Settings {
     private void bandwidthPreset() {
         bandwidthPreset = true;
         rtt = false;
+        setup = false;
+        http = false;
         manyConnections = false;
         bandwidth = true;
         transports = new ArrayList<>(BANDWIDTH_TRANSPORTS);
@@ -216,12 +228,15 @@ final class Settings {
         m.put("connectionsWindowMillis", connectionsWindowMillis);
         m.put("idleSettleMillis", idleSettleMillis);
         m.put("idleMillis", idleMillis);
-        m.put("parts", (rtt ? "rtt " : "") + (bandwidth ? "bandwidth " : "") + (manyConnections ? "connections" : ""));
+        m.put("parts", parts());
         m.put("connections", Arrays.stream(connections).boxed().toArray());
         m.put("rttSizes", Arrays.stream(RTT_SIZES).boxed().toArray());
         m.put("bandwidthSizes", Arrays.stream(BANDWIDTH_SIZES).boxed().toArray());
         m.put("connectionsPingSize", CONNECTIONS_PING_SIZE);
         m.put("connectionsWriteSize", CONNECTIONS_WRITE_SIZE);
+        m.put("setupEchoSize", SETUP_ECHO_SIZE);
+        m.put("httpConnections", HTTP_CONNECTIONS);
+        m.put("httpResponseBodySize", ServerHandlers.HTTP_BODY_SIZE);
         m.put("idtsSpinNanos", spinNanos);
         m.put("idtsZeroCopyReads", zeroCopyReads == null ? "transport default" : zeroCopyReads);
         m.put("receiver", receiver.key);
@@ -234,6 +249,26 @@ final class Settings {
         }
         m.put("transports", keys);
         return m;
+    }
+
+    /** The parts this run measures, by their names. */
+    List<String> parts() {
+        List<String> parts = new ArrayList<>();
+        boolean[] on = { rtt, bandwidth, setup, http, manyConnections };
+        for (int i = 0; i < on.length; i++) {
+            if (on[i]) {
+                parts.add(PARTS.get(i));
+            }
+        }
+        return parts;
+    }
+
+    /** Whether {@code t} has anything to measure in the parts chosen. */
+    boolean measures(Transport t) {
+        if (t.bandwidthOnly()) {
+            return bandwidth;
+        }
+        return rtt || bandwidth || (t.connects() && (setup || http || manyConnections));
     }
 
     @Override

@@ -8,7 +8,7 @@ import java.util.Locale;
 public enum Transport {
     /** IDTS, the event loops polling the rings for a while (the spin time) before they block. */
     IDTS_SPIN("idts-spin", "IDTS, spinning"),
-    /** IDTS, the event loops never spinning: every wake-up is an eventfd notification. The transport's defaults. */
+    /** IDTS, the event loops never spinning: every wake-up is a notification. The transport's defaults. */
     IDTS_NOTIFY("idts-notify", "IDTS, notify only"),
     /** IDTS notify only, but reads copy into the allocator's buffers (ZERO_COPY_READS false): what zero copy saves. */
     IDTS_NOTIFY_COPY("idts-notify-copy", "IDTS, notify, copies"),
@@ -50,6 +50,15 @@ public enum Transport {
     /** A variant of IDTS's receiving side, measured in the one-way bandwidth part (one connection) only. */
     public boolean bandwidthOnly() {
         return this == IDTS_KEEP;
+    }
+
+    /**
+     * Whether the parts made of connections (set-up, HTTP/1.1, many connections) apply: every Netty transport but the
+     * receiver variant. Aeron has no connections: a stream's publication and subscription are set up once, through
+     * the media driver's conductor, not per peer as a connect is.
+     */
+    public boolean connects() {
+        return isNetty() && !bandwidthOnly();
     }
 
     /** Transports whose event loops never block while they have channels: they use a core each, even idle. */

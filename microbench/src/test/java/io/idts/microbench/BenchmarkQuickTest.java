@@ -1,6 +1,7 @@
 package io.idts.microbench;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
@@ -11,6 +12,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
@@ -22,12 +24,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The benchmark's smoke test: its quick mode, as {@code bash microbench/bench quick} runs it (a server JVM, every
- * transport, every figure, briefly), so that the benchmark never rots. It checks that every figure was measured and
- * is sane, and that the table, the JSON file and the chart were written; never how fast anything is.
+ * transport, every part, briefly), so that the benchmark never rots: a part that breaks (a server that stops echoing
+ * or answering HTTP, a set-up that never completes) fails the run and this test. It checks that every figure was
+ * measured and is sane, and that the table, the JSON file and the chart were written; never how fast anything is.
  */
 class BenchmarkQuickTest {
 
+    /**
+     * Longer than the build's default of 120 s: with the set-up and HTTP parts, the run took 68 s on 2 cores with a
+     * load average of 11; a part that hangs still fails within its own stall and stop timeouts (30 s each).
+     */
     @Test
+    @Timeout(value = 300, unit = TimeUnit.SECONDS)
     void quickModeMeasuresEveryTransportAndFigure(@TempDir Path dir) throws Exception {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         Results results;
@@ -64,10 +72,21 @@ class BenchmarkQuickTest {
                     assertTrue(Double.isNaN(views), t + " views " + size);
                 }
             }
-            if (!t.isNetty() || t.bandwidthOnly()) {
+            if (!t.connects()) {
                 assertTrue(pt.connectionsRtt.isEmpty() && pt.connectionsBandwidth.isEmpty(), t + " connections");
+                assertFalse(pt.hasSetups() || pt.hasHttp(), t + " has no connections to set up or carry HTTP");
                 continue;
             }
+            // Connection set-ups: whole cycles per second, each timed from its connect to its echo.
+            assertTrue(pt.hasSetups(), t + " set-ups");
+            checkRtt(t + " set-ups", pt.setups());
+            assertTrue(pt.setups().roundTripsPerSecond() > 0, t + " set-ups per second");
+            assertEquals(pt.setups().cpuMicrosPerRoundTrip() / 1000, pt.setups().cpuSecondsPer(1000), 1e-9,
+                    t + " CPU per 1000 set-ups");
+            // HTTP/1.1 over 50 keep-alive connections: every response checked (200, the body's length).
+            assertTrue(pt.hasHttp(), t + " HTTP");
+            checkRtt(t + " HTTP", pt.http());
+            assertTrue(pt.http().roundTripsPerSecond() > 0, t + " HTTP requests per second");
             for (int n : results.settings.connections) {
                 checkRtt(t + " " + n + " connections", pt.connectionsRtt(n));
                 assertTrue(pt.connectionsBandwidth(n).megabytesPerSecond() > 0, t + " " + n + " connections");
@@ -76,6 +95,15 @@ class BenchmarkQuickTest {
             assertTrue(pt.idle().percentOfCore() >= 0, t + " idle CPU");
         }
         assertEquals(1000, results.settings.maxConnections());
+        // The CPU figures' clock agrees with /proc/<pid>/stat for both processes (ticks of 10 ms, read one after the
+        // other: within a tenth of a second, or 2% of the whole run's CPU).
+        Results.CpuClocks clocks = results.cpuClocks;
+        assertNotNull(clocks);
+        assertTrue(clocks.clientProcStatNanos > 0 && clocks.serverProcStatNanos > 0, printed);
+        assertEquals(clocks.clientClockNanos / 1e9, clocks.clientProcStatNanos / 1e9,
+                0.1 + clocks.clientClockNanos / 1e9 * 0.02, "client CPU, clock and /proc");
+        assertEquals(clocks.serverClockNanos / 1e9, clocks.serverProcStatNanos / 1e9,
+                0.1 + clocks.serverClockNanos / 1e9 * 0.02, "server CPU, clock and /proc");
         assertTrue(results.checkedBytes > 0 && results.checkedBytes <= results.receivedBytes, printed);
 
         assertTrue(printed.contains("Round trips of 64 B"), printed);
@@ -84,6 +112,17 @@ class BenchmarkQuickTest {
         assertTrue(printed.contains("Targets"), printed);
         assertTrue(printed.contains("CPU s/GB") && printed.contains("IDTS, keeping receiver"), printed);
         assertTrue(printed.contains("[100%]") || printed.contains("%] round 1/1"), "progress lines: " + printed);
+        assertTrue(printed.contains("Connection set-up: connect, echo 1 B, close") && printed.contains("set-ups/s"),
+                printed);
+        assertTrue(printed.contains("HTTP/1.1: 50 keep-alive connections") && printed.contains("requests/s"),
+                printed);
+        assertTrue(printed.contains("CPU per unit of work") && printed.contains("CPU s/100k")
+                && printed.contains("CPU s/1000"), printed);
+        assertTrue(printed.contains(Report.ISSUE_12_DEFAULT) && printed.contains(Report.ISSUE_12_SPIN), printed);
+        // Every figure issue 12's targets need was measured: each target is met or missed, none n/a.
+        for (Report.Target target : Report.issue12Targets(results)) {
+            assertNotNull(target.met, target.name + ": " + target.measured);
+        }
 
         List<Path> files;
         try (Stream<Path> list = Files.list(dir)) {
@@ -99,6 +138,14 @@ class BenchmarkQuickTest {
         }
         assertTrue(json.contains("\"p99_9Us\"") && json.contains("\"ratioToEpollTcp\"")
                 && json.contains("\"targets\"") && json.contains("\"idle\""), json);
+        assertTrue(json.contains("\"setup\"") && json.contains("\"setupsPerSecond\"")
+                && json.contains("\"cpuSecondsPer1000Setups\""), json);
+        assertTrue(json.contains("\"http\"") && json.contains("\"requestsPerSecond\"")
+                && json.contains("\"cpuSecondsPer100kRequests\""), json);
+        assertTrue(json.contains("\"cpuSecondsPer100kRoundTrips\"") && json.contains("\"idlePercentOfCore\"")
+                && json.contains("\"cpuClocksAtEnd\""), json);
+        assertTrue(svg.contains("Connection set-ups per second") && svg.contains("HTTP/1.1 requests per second"),
+                "set-up and HTTP panels in the chart");
         assertFalse(json.contains("NaN"), json);
         assertTrue(svg.startsWith("<svg") && svg.trim().endsWith("</svg>"), svg);
     }
@@ -139,6 +186,21 @@ class BenchmarkQuickTest {
         assertEquals(Arrays.asList(Transport.IDTS_NOTIFY, Transport.IDTS_NOTIFY_COPY),
                 Settings.parse("parts=rtt", "transports=idts-notify,idts-notify-copy,idts-keep").transports);
         assertThrows(IllegalArgumentException.class, () -> Settings.parse("parts=rtt", "transports=idts-keep"));
+
+        Settings connectionParts = Settings.parse("parts=setup,http");
+        assertTrue(connectionParts.setup && connectionParts.http);
+        assertFalse(connectionParts.rtt || connectionParts.bandwidth || connectionParts.manyConnections);
+        assertEquals(Arrays.asList("setup", "http"), connectionParts.parts());
+        // Aeron IPC and the keeping receiver have no connections: nothing to measure in these parts.
+        assertFalse(connectionParts.transports.contains(Transport.AERON_IPC), connectionParts.transports.toString());
+        assertFalse(connectionParts.transports.contains(Transport.IDTS_KEEP), connectionParts.transports.toString());
+        assertTrue(connectionParts.transports.contains(Transport.IDTS_NOTIFY));
+        assertThrows(IllegalArgumentException.class, () -> Settings.parse("parts=setup", "transports=aeron-ipc"));
+        assertThrows(IllegalArgumentException.class, () -> Settings.parse("parts=handshake"));
+        Settings all = Settings.parse("quick");
+        assertEquals(Settings.PARTS, all.parts());
+        Settings preset = Settings.parse("bandwidth");
+        assertFalse(preset.setup || preset.http);
     }
 
     @Test

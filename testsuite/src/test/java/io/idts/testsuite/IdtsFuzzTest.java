@@ -5,7 +5,7 @@ import io.idts.channel.IdtsChannelOption;
 import io.idts.channel.IdtsPeerGoneException;
 import io.idts.channel.IdtsProtocolException;
 import io.idts.channel.ProcessResources;
-import io.idts.linux.EventFd;
+import io.idts.linux.NotificationSocket;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -321,7 +321,7 @@ class IdtsFuzzTest {
                     }
                     case 13:
                         for (int n = random.nextInt(2000); n > 0; n--) {
-                            EventFd.signal(peer.signalFd());
+                            NotificationSocket.signal(peer.notificationFd());
                         }
                         break;
                     default:

@@ -230,11 +230,11 @@ class IdtsHostilePeerTest {
             try (RawIdtsPeer peer = new RawIdtsPeer().speaking(1, 1)) {
                 ConnectException e = assertThrows(ConnectException.class,
                         () -> peer.connect(address, TimeUnit.SECONDS.toMillis(TIMEOUT_SECONDS)));
-                assertTrue(e.getMessage().contains("does not speak IDTS protocol version 2")
-                        && e.getMessage().contains("such as 1"), e.getMessage());
+                assertTrue(e.getMessage().contains("does not speak IDTS protocol version " + RawIdtsPeer.VERSION)
+                        && e.getMessage().contains("such as " + (RawIdtsPeer.VERSION - 1)), e.getMessage());
             }
-            // A version-2 HELLO with a version-1 region is refused too: the header is checked on its own.
-            try (RawIdtsPeer peer = new RawIdtsPeer().speaking(2, 1)) {
+            // A HELLO of this version with a version-1 region is refused too: the header is checked on its own.
+            try (RawIdtsPeer peer = new RawIdtsPeer().speaking(RawIdtsPeer.VERSION, 1)) {
                 ConnectException e = assertThrows(ConnectException.class,
                         () -> peer.connect(address, TimeUnit.SECONDS.toMillis(TIMEOUT_SECONDS)));
                 assertTrue(e.getMessage().contains("rejected the shared region"), e.getMessage());

@@ -37,7 +37,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * A server that breaks the protocol against a real {@code IdtsChannel} client: a raw acceptor ({@link RawIdtsServer})
  * answers the HELLO with refusal codes, unknown codes, extra bytes, a descriptor, a hang-up or silence, scribbles on
  * the region after accepting, breaks every ring rule the client's reader and writer check, and floods the client's
- * notification eventfd. The client gets a clear exception (a {@link ConnectException} naming the reason, or
+ * notification socket. The client gets a clear exception (a {@link ConnectException} naming the reason, or
  * {@code exceptionCaught} with an {@link IdtsProtocolException} naming the field), never hangs, and leaks no
  * descriptor or mapping; a well-behaved client on the same event loops keeps being served.
  */
@@ -377,14 +377,14 @@ class IdtsHostileServerTest {
     }
 
     /**
-     * The server writes its notification eventfd as fast as it can while echoing: the client's loop wakes up for
+     * The server writes its notification socket as fast as it can while echoing: the client's loop wakes up for
      * nothing most of the time, and still gets every byte back; so does the well-behaved client on its loops.
      */
     @Test
     void aNotificationFloodDoesNotStopTheClient() throws Exception {
         Client client = new Client(server, (int) TIMEOUT_MILLIS);
         try (RawIdtsPeer peer = server.awaitHello(TIMEOUT_MILLIS).accept();
-             EventFdFlood flood = new EventFdFlood(peer.signalFd())) {
+             NotificationFlood flood = new NotificationFlood(peer.notificationFd())) {
             assertTrue(client.connect.await(TIMEOUT_SECONDS, TimeUnit.SECONDS) && client.connect.isSuccess());
             int length = 256 * 1024;
             ByteBuf message = Unpooled.buffer(length);

@@ -9,10 +9,10 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Platform;
 import io.idts.linux.Errno;
-import io.idts.linux.EventFd;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.MemFd;
 import io.idts.linux.NativeIoException;
+import io.idts.linux.NotificationSocket;
 import io.idts.linux.ReceivedMessage;
 import io.idts.linux.SharedMapping;
 import io.idts.linux.UnixDomainSocket;
@@ -42,20 +42,23 @@ import static io.idts.channel.ring.RegionLayout.STATE_OUTPUT_SHUTDOWN;
 
 /**
  * A connecting IDTS endpoint written straight against the ring protocol (docs/protocol.md), without Netty and
- * without the transport's {@code HostConnector}, {@code RingWriter} or {@code RingReader}: the counterpart of the
+ * without the transport's {@code HostHandshake}, {@code RingWriter} or {@code RingReader}: the counterpart of the
  * plain {@code java.net.Socket} that Netty's TCP tests use as a peer. Only the names of offsets, flags, states and
  * reply codes come from {@link RegionLayout} and {@link HostHandshake}, so that the layout is defined once.
  *
- * <p>It connects through the host handshake (a sealed memfd and two eventfds passed over the abstract rendezvous
- * socket with the HELLO), produces ring 0 (publishing with release semantics, notifying the acceptor only when its
- * {@code WAITING_FOR_DATA} flag is set, sleeping with {@code WAITING_FOR_SPACE} when the ring is full), consumes ring
- * 1 (sleeping with {@code WAITING_FOR_DATA}, notifying when the acceptor waits for space), shuts its output down by
- * raising its state to {@code OUTPUT_SHUTDOWN}, and closes by raising it to {@code CLOSED} and then closing its
- * descriptors. Every blocking call is bounded by a timeout. Every value read from the region is validated.
+ * <p>It connects through the host handshake (a sealed memfd and one end of a notification socket pair passed over the
+ * abstract rendezvous socket with the HELLO), produces ring 0 (publishing with release semantics, notifying the
+ * acceptor only when its {@code WAITING_FOR_DATA} flag is set, sleeping with {@code WAITING_FOR_SPACE} when the ring is
+ * full), consumes ring 1 (sleeping with {@code WAITING_FOR_DATA}, notifying when the acceptor waits for space), shuts
+ * its output down by raising its state to {@code OUTPUT_SHUTDOWN}, and closes by raising it to {@code CLOSED} and then
+ * closing its descriptors. Every blocking call is bounded by a timeout. Every value read from the region is validated.
  *
  * <p>Not thread-safe: one thread uses it at a time.
  */
 public final class RawIdtsPeer implements Closeable {
+
+    /** The protocol version this build speaks. */
+    public static final int VERSION = RegionLayout.VERSION;
 
     private static final AtomicLong SEQUENCE = new AtomicLong();
     private static final short POLLIN = 1;
@@ -69,11 +72,8 @@ public final class RawIdtsPeer implements Closeable {
 
     private IdtsAddress remote;
     private int socketFd = -1;
-    private int toAcceptorFd = -1;
-    private int toConnectorFd = -1;
-    /** The eventfd this side signals to wake the peer, and the one it waits on (one of the two above). */
-    private int signalFd = -1;
-    private int waitFd = -1;
+    /** This side's end of the notification socket pair; the acceptor got the other end with the HELLO. */
+    private int notificationFd = -1;
     private SharedMapping mapping;
     private ByteBuffer region;
     private RegionLayout layout;
@@ -120,7 +120,7 @@ public final class RawIdtsPeer implements Closeable {
             return hello;
         }
 
-        /** The descriptors to send instead of {@code fds} (memfd, to-acceptor eventfd, to-connector eventfd). */
+        /** The descriptors to send instead of {@code fds} (memfd, the acceptor's end of the notification pair). */
         default int[] descriptors(int[] fds) {
             return fds;
         }
@@ -138,21 +138,17 @@ public final class RawIdtsPeer implements Closeable {
     }
 
     /**
-     * The accepting end of a connection whose HELLO {@link RawIdtsServer} received: takes over the socket, the two
-     * eventfds and the mapped region, writes this side's lines (positions 0, flags 0, state OPEN) whatever they held.
-     * The caller sends the reply.
+     * The accepting end of a connection whose HELLO {@link RawIdtsServer} received: takes over the socket, the
+     * notification socket and the mapped region, writes this side's lines (positions 0, flags 0, state OPEN) whatever
+     * they held. The caller sends the reply.
      */
-    RawIdtsPeer(String peerName, int socketFd, int toAcceptorFd, int toConnectorFd,
-                SharedMapping mapping, RegionLayout layout) {
+    RawIdtsPeer(String peerName, int socketFd, int notificationFd, SharedMapping mapping, RegionLayout layout) {
         tx = RING_ACCEPTOR_TO_CONNECTOR;
         rx = RING_CONNECTOR_TO_ACCEPTOR;
         ringCapacity = layout.capacity(tx);
         remote = IdtsAddress.of(peerName); // for messages only: the connector's name, in the default directory
         this.socketFd = socketFd;
-        this.toAcceptorFd = toAcceptorFd;
-        this.toConnectorFd = toConnectorFd;
-        signalFd = toConnectorFd;
-        waitFd = toAcceptorFd;
+        this.notificationFd = notificationFd;
         this.mapping = mapping;
         region = mapping.buffer().duplicate().order(ByteOrder.nativeOrder());
         this.layout = layout;
@@ -181,10 +177,16 @@ public final class RawIdtsPeer implements Closeable {
         return region;
     }
 
-    /** The eventfd this side signals to wake its peer (hostile tests: notification floods). */
-    public int signalFd() {
+    /** This side's end of the notification socket pair (hostile tests: notification floods). */
+    public int notificationFd() {
         checkConnected();
-        return signalFd;
+        return notificationFd;
+    }
+
+    /** Hostile: the handshake {@link #connect} runs sends what {@code mutation} says. Call before it. */
+    public RawIdtsPeer mutatingHandshake(HandshakeMutation mutation) {
+        this.mutation = mutation;
+        return this;
     }
 
     /**
@@ -194,12 +196,6 @@ public final class RawIdtsPeer implements Closeable {
     public RawIdtsPeer speaking(int hello, int region) {
         helloVersion = hello;
         regionVersion = region;
-        return this;
-    }
-
-    /** Hostile: the handshake {@link #connect} runs sends what {@code mutation} says. Call before it. */
-    public RawIdtsPeer mutatingHandshake(HandshakeMutation mutation) {
-        this.mutation = mutation;
         return this;
     }
 
@@ -244,21 +240,20 @@ public final class RawIdtsPeer implements Closeable {
             }
             long size = RegionLayout.regionSize(ringCapacity, ringCapacity);
             int memfd = MemFd.create("idts:" + localName, size, mutation.seals());
+            int acceptorEnd = -1;
             try {
                 mapping = SharedMapping.map(memfd, size);
                 region = mapping.buffer();
                 writeHeader(size);
                 mutation.region(region);
                 VarHandle.fullFence();
-                toAcceptorFd = EventFd.create();
-                toConnectorFd = EventFd.create();
-                signalFd = toAcceptorFd;
-                waitFd = toConnectorFd;
+                int[] pair = NotificationSocket.createPair();
+                notificationFd = pair[0];
+                acceptorEnd = pair[1];
                 byte[] hello = mutation.hello(hello());
                 int[] fds = new int[HostHandshake.FD_COUNT];
                 fds[HostHandshake.FD_REGION] = memfd;
-                fds[HostHandshake.FD_TO_ACCEPTOR] = toAcceptorFd;
-                fds[HostHandshake.FD_TO_CONNECTOR] = toConnectorFd;
+                fds[HostHandshake.FD_NOTIFICATIONS] = acceptorEnd;
                 fds = mutation.descriptors(fds);
                 int sent = UnixDomainSocket.send(socketFd, hello, 0, hello.length, fds);
                 if (sent != hello.length) {
@@ -266,6 +261,7 @@ public final class RawIdtsPeer implements Closeable {
                 }
             } finally {
                 FileDescriptors.closeQuietly(memfd);
+                FileDescriptors.closeQuietly(acceptorEnd);
             }
             if (!awaitReadable(deadline, socketFd)[0]) {
                 throw new SocketTimeoutException("raw IDTS peer: no handshake reply from " + remote + " within "
@@ -416,7 +412,7 @@ public final class RawIdtsPeer implements Closeable {
             throw new IOException("raw IDTS peer: acceptor's consumer flags 0x" + Integer.toHexString(flags));
         }
         if ((flags & FLAG_WAITING_FOR_DATA) != 0) {
-            EventFd.signal(signalFd);
+            NotificationSocket.signal(notificationFd);
         }
     }
 
@@ -444,7 +440,7 @@ public final class RawIdtsPeer implements Closeable {
         }
     }
 
-    /** No room: WAITING_FOR_SPACE, fence, re-check, then sleep on our eventfd. */
+    /** No room: WAITING_FOR_SPACE, fence, re-check, then sleep on our notification socket. */
     private void awaitSpace(long deadline) throws IOException {
         int flagsOffset = RegionLayout.producerFlagsOffset(tx);
         INT.setRelease(region, flagsOffset, FLAG_WAITING_FOR_SPACE);
@@ -454,11 +450,11 @@ public final class RawIdtsPeer implements Closeable {
             if (hasSpace()) {
                 return;
             }
-            boolean[] ready = awaitReadable(deadline, waitFd, socketFd);
+            boolean[] ready = awaitReadable(deadline, notificationFd, socketFd);
             if (!ready[0] && !ready[1]) {
                 throw new SocketTimeoutException("raw IDTS peer: the acceptor freed no space in time");
             }
-            EventFd.drain(waitFd);
+            drainNotifications();
             if (ready[1]) {
                 noteHangUp();
             }
@@ -501,12 +497,12 @@ public final class RawIdtsPeer implements Closeable {
                 if (readPeerState() != state || refreshProducer() != consumed) {
                     continue;
                 }
-                boolean[] ready = awaitReadable(deadline, waitFd, socketFd);
+                boolean[] ready = awaitReadable(deadline, notificationFd, socketFd);
                 if (!ready[0] && !ready[1]) {
                     throw new SocketTimeoutException("raw IDTS peer: nothing from " + remote + " within "
                             + timeoutMillis + " ms");
                 }
-                EventFd.drain(waitFd);
+                drainNotifications();
                 if (ready[1]) {
                     noteHangUp();
                 }
@@ -589,7 +585,7 @@ public final class RawIdtsPeer implements Closeable {
             throw new IOException("raw IDTS peer: acceptor's producer flags 0x" + Integer.toHexString(flags));
         }
         if ((flags & FLAG_WAITING_FOR_SPACE) != 0) {
-            EventFd.signal(signalFd);
+            NotificationSocket.signal(notificationFd);
         }
         return n;
     }
@@ -649,19 +645,21 @@ public final class RawIdtsPeer implements Closeable {
 
     /**
      * Hostile: sends {@code data} on the rendezvous socket after the handshake (the protocol allows no data there),
-     * with a fresh eventfd in an {@code SCM_RIGHTS} message if {@code withDescriptor}.
+     * with a fresh descriptor (one end of a new socket pair) in an {@code SCM_RIGHTS} message if {@code withDescriptor}.
      */
     public void sendOnRendezvousSocket(byte[] data, boolean withDescriptor) throws IOException {
         checkConnected();
-        int fd = withDescriptor ? EventFd.create() : -1;
+        int[] pair = withDescriptor ? NotificationSocket.createPair() : new int[0];
         try {
             int sent = UnixDomainSocket.send(socketFd, data, 0, data.length,
-                    withDescriptor ? new int[] { fd } : new int[0]);
+                    withDescriptor ? new int[] { pair[0] } : new int[0]);
             if (sent != data.length) {
                 throw new IOException("raw IDTS peer: sent " + sent + " of " + data.length + " bytes");
             }
         } finally {
-            FileDescriptors.closeQuietly(fd);
+            for (int fd : pair) {
+                FileDescriptors.closeQuietly(fd);
+            }
         }
     }
 
@@ -718,7 +716,7 @@ public final class RawIdtsPeer implements Closeable {
 
     private void forged() throws IOException {
         VarHandle.fullFence();
-        EventFd.signal(signalFd);
+        NotificationSocket.signal(notificationFd);
     }
 
     /** The acceptor's state as last seen by this peer, re-read now. */
@@ -746,7 +744,7 @@ public final class RawIdtsPeer implements Closeable {
         INT.setRelease(region, RegionLayout.producerStateOffset(tx), state);
         ownState = state;
         VarHandle.fullFence();
-        EventFd.signal(signalFd);
+        NotificationSocket.signal(notificationFd);
     }
 
     /** Closing: state CLOSED, notify, then close every descriptor and unmap. Idempotent. */
@@ -768,13 +766,9 @@ public final class RawIdtsPeer implements Closeable {
 
     private void releaseResources() {
         FileDescriptors.closeQuietly(socketFd);
-        FileDescriptors.closeQuietly(toAcceptorFd);
-        FileDescriptors.closeQuietly(toConnectorFd);
+        FileDescriptors.closeQuietly(notificationFd);
         socketFd = -1;
-        toAcceptorFd = -1;
-        toConnectorFd = -1;
-        signalFd = -1;
-        waitFd = -1;
+        notificationFd = -1;
         region = null;
         if (mapping != null) {
             mapping.close();
@@ -797,6 +791,13 @@ public final class RawIdtsPeer implements Closeable {
         }
         if (message.bytes() == 0) {
             peerHungUp = true;
+        }
+    }
+
+    /** Reads every notification byte waiting (the acceptor's end closed: nothing more comes, the socket tells). */
+    private void drainNotifications() throws NativeIoException {
+        while (NotificationSocket.drain(notificationFd) > 0) {
+            // Each byte is one notification; only the ring says what changed.
         }
     }
 

@@ -4,7 +4,7 @@ import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsChannel;
 import io.idts.channel.host.HostHandshake;
 import io.idts.channel.ring.RegionLayout;
-import io.idts.linux.EventFd;
+import io.idts.linux.NotificationSocket;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.NativeIoException;
 import io.idts.linux.ReceivedMessage;
@@ -48,8 +48,8 @@ public final class RawIdtsServer implements Closeable {
     }
 
     /**
-     * Accepts the next connection and receives its HELLO: three descriptors (memfd, to-acceptor and to-connector
-     * eventfds), the region mapped and its header validated as the real acceptor does.
+     * Accepts the next connection and receives its HELLO: two descriptors (memfd, the acceptor's end of the
+     * notification socket pair), the region mapped and its header validated as the real acceptor does.
      *
      * @throws SocketTimeoutException if no connection or no HELLO arrives within {@code timeoutMillis}
      * @throws IOException            if the HELLO is not one this build's connector sends
@@ -86,8 +86,8 @@ public final class RawIdtsServer implements Closeable {
     /** A connection whose HELLO was received and not answered yet. Closing it hangs up (if not handed over). */
     public final class Hello implements Closeable {
         private int socketFd;
-        private int toAcceptorFd = -1;
-        private int toConnectorFd = -1;
+        /** The acceptor's end of the connector's notification socket pair. */
+        private int notificationFd = -1;
         private SharedMapping mapping;
         private RegionLayout layout;
         private String peerName;
@@ -111,8 +111,7 @@ public final class RawIdtsServer implements Closeable {
                 throw new IOException("raw IDTS server: HELLO of " + message.bytes() + " bytes with " + fds.length
                         + " descriptors");
             }
-            toAcceptorFd = fds[HostHandshake.FD_TO_ACCEPTOR];
-            toConnectorFd = fds[HostHandshake.FD_TO_CONNECTOR];
+            notificationFd = fds[HostHandshake.FD_NOTIFICATIONS];
             int regionFd = fds[HostHandshake.FD_REGION];
             try {
                 peerName = decodeHello(data, message.bytes());
@@ -147,9 +146,9 @@ public final class RawIdtsServer implements Closeable {
             return mapping.buffer().duplicate().order(ByteOrder.nativeOrder());
         }
 
-        /** The eventfd that wakes the connector. */
-        public int toConnectorFd() {
-            return toConnectorFd;
+        /** The acceptor's end of the notification socket pair: what it writes wakes the connector. */
+        public int notificationFd() {
+            return notificationFd;
         }
 
         /** Sends {@code bytes} as the reply, as they are (several, an unknown code, ...), and keeps everything. */
@@ -157,13 +156,14 @@ public final class RawIdtsServer implements Closeable {
             UnixDomainSocket.send(socketFd, bytes, 0, bytes.length, new int[0]);
         }
 
-        /** Sends {@code code} with a fresh eventfd riding on it in an {@code SCM_RIGHTS} message. */
+        /** Sends {@code code} with a fresh descriptor (one end of a new socket pair) in an {@code SCM_RIGHTS} message. */
         public void replyWithDescriptor(byte code) throws NativeIoException {
-            int fd = EventFd.create();
+            int[] pair = NotificationSocket.createPair();
             try {
-                UnixDomainSocket.send(socketFd, new byte[] { code }, 0, 1, new int[] { fd });
+                UnixDomainSocket.send(socketFd, new byte[] { code }, 0, 1, new int[] { pair[0] });
             } finally {
-                FileDescriptors.closeQuietly(fd);
+                FileDescriptors.closeQuietly(pair[0]);
+                FileDescriptors.closeQuietly(pair[1]);
             }
         }
 
@@ -181,10 +181,9 @@ public final class RawIdtsServer implements Closeable {
          * over to the returned peer (closing this {@code Hello} does nothing more).
          */
         public RawIdtsPeer accept() throws NativeIoException {
-            RawIdtsPeer peer = new RawIdtsPeer(peerName, socketFd, toAcceptorFd, toConnectorFd, mapping, layout);
+            RawIdtsPeer peer = new RawIdtsPeer(peerName, socketFd, notificationFd, mapping, layout);
             socketFd = -1;
-            toAcceptorFd = -1;
-            toConnectorFd = -1;
+            notificationFd = -1;
             mapping = null;
             try {
                 peer.replyAccepted();
@@ -199,11 +198,9 @@ public final class RawIdtsServer implements Closeable {
         @Override
         public void close() {
             FileDescriptors.closeQuietly(socketFd);
-            FileDescriptors.closeQuietly(toAcceptorFd);
-            FileDescriptors.closeQuietly(toConnectorFd);
+            FileDescriptors.closeQuietly(notificationFd);
             socketFd = -1;
-            toAcceptorFd = -1;
-            toConnectorFd = -1;
+            notificationFd = -1;
             if (mapping != null) {
                 mapping.close();
                 mapping = null;

@@ -96,6 +96,12 @@ final class LibC {
 
     static native int accept4(int fd, Pointer addr, Pointer addrlen, int flags);
 
+    static native int socketpair(int domain, int type, int protocol, int[] sv);
+
+    static native long send(int fd, Memory buf, long len, int flags);
+
+    static native long recv(int fd, Memory buf, long len, int flags);
+
     static native long sendmsg(int fd, Memory msg, int flags);
 
     static native long recvmsg(int fd, Memory msg, int flags);

@@ -165,7 +165,9 @@ public final class UnixDomainSocket {
      * <p>If the control data was truncated ({@code MSG_CTRUNC}) or holds more than {@code maxFds}
      * descriptors (the control buffer rounds up to 8 bytes, so it can fit one more than asked for), every
      * descriptor received is closed and a {@link NativeIoException} with errno
-     * {@link NativeIoException#NO_ERRNO} says so: the peer broke the protocol.
+     * {@link NativeIoException#NO_ERRNO} says so: the peer broke the protocol. If fewer descriptors than
+     * {@code maxFds} arrived truncated, the kernel could not install the others: every descriptor received is
+     * closed and the exception's errno is {@link Errno#EMFILE}.
      *
      * @param len at least 1, so that 0 bytes read can only mean end of stream
      * @return bytes read (&gt; 0), 0 at end of stream, or -1 if nothing is available ({@code EAGAIN}),
@@ -190,6 +192,15 @@ public final class UnixDomainSocket {
             }
             int[] fds = controlLength == 0 ? EmptyArrays.EMPTY_INTS : receivedFds(msg);
             boolean truncated = (msg.getInt(MsgHdr.MSG_FLAGS) & MSG_CTRUNC) != 0;
+            if (truncated && fds.length < maxFds) {
+                // The buffer had room for more: the kernel could not install them, this process is out of
+                // descriptors (the bytes are consumed, the descriptors it could not install are gone).
+                for (int receivedFd : fds) {
+                    LibC.close(receivedFd);
+                }
+                throw new NativeIoException("recvmsg", Errno.EMFILE, "only " + fds.length + " of the file descriptors "
+                        + "received could be installed, and were closed (fd " + fd + ')');
+            }
             if (truncated || fds.length > maxFds) {
                 for (int receivedFd : fds) {
                     LibC.close(receivedFd);

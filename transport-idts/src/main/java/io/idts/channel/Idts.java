@@ -7,7 +7,7 @@ import io.netty.channel.epoll.Epoll;
 /**
  * Tells whether IDTS can run on this machine, as Netty's {@code Epoll} does for its transport.
  *
- * <p>The host backend needs Linux (memfd, eventfd, abstract Unix-domain sockets, reached through JNA) and Netty's
+ * <p>The host backend needs Linux (memfd, abstract Unix-domain sockets, reached through JNA) and Netty's
  * native epoll, on which {@link IdtsIoHandler} blocks: {@link #isAvailable()}. The Xen backend needs all that, inside
  * a Xen domain, plus Xen's devices and libraries: {@link #isXenAvailable()}.
  */
@@ -27,7 +27,7 @@ public final class Idts {
         }
         if (cause != null) {
             return new UnsupportedOperationException(
-                    "IDTS needs Linux with memfd, eventfd and Unix-domain sockets (through JNA): " + cause.getMessage(),
+                    "IDTS needs Linux with memfd and Unix-domain sockets (through JNA): " + cause.getMessage(),
                     cause);
         }
         if (!Epoll.isAvailable()) {

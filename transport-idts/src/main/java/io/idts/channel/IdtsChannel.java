@@ -524,7 +524,7 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     }
 
     // ---------------------------------------------------------------------------------------------------------
-    // Event-loop side: polled by IdtsIoHandler, woken by the notification eventfd and the rendezvous socket.
+    // Event-loop side: polled by IdtsIoHandler, woken by the notification socket and the rendezvous socket.
 
     /**
      * The slices of the receive ring views may pin at once: {@link IdtsChannelOption#ZERO_COPY_HOLD_PERCENT} of them,

@@ -56,6 +56,43 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
     public static final ChannelOption<Integer> ZERO_COPY_HOLD_PERCENT =
             valueOf(IdtsChannelOption.class, "ZERO_COPY_HOLD_PERCENT");
 
+    /**
+     * Server option ({@code ServerBootstrap.option(...)}), host backend: how long, in milliseconds, an accepted
+     * connection may take to send its handshake before the server drops it and frees its handshake slot; default
+     * {@value IdtsServerChannelConfig#DEFAULT_HELLO_TIMEOUT_MILLIS}. A well-behaved connector sends it right after
+     * connecting.
+     */
+    public static final ChannelOption<Integer> HELLO_TIMEOUT_MILLIS =
+            valueOf(IdtsChannelOption.class, "HELLO_TIMEOUT_MILLIS");
+
+    /**
+     * Server option, host backend: how many accepted connections one process (by the pid of the socket's peer
+     * credentials) may have whose handshake has not arrived yet; default
+     * {@value IdtsServerChannelConfig#DEFAULT_MAX_PENDING_HANDSHAKES_PER_PROCESS}. Further connections of that process
+     * are refused at once with the reply code {@code TOO_MANY_HANDSHAKES}, so that silent connections of one process
+     * cannot take every handshake slot from the others.
+     */
+    public static final ChannelOption<Integer> MAX_PENDING_HANDSHAKES_PER_PROCESS =
+            valueOf(IdtsChannelOption.class, "MAX_PENDING_HANDSHAKES_PER_PROCESS");
+
+    /**
+     * Server option, host backend: the largest ring, in bytes, a connector may ask this server to map (the connector
+     * chooses both rings' capacity); default {@value IdtsServerChannelConfig#DEFAULT_MAX_RING_CAPACITY} (16 MiB), at
+     * most 256 MiB. A larger request is refused with the reply code {@code RING_TOO_LARGE}.
+     */
+    public static final ChannelOption<Integer> MAX_RING_CAPACITY =
+            valueOf(IdtsChannelOption.class, "MAX_RING_CAPACITY");
+
+    /**
+     * Server option, host backend: how many bytes of shared regions, in all, this server keeps mapped for the
+     * connections of one user (by the uid of the socket's peer credentials), handshakes under way included; default
+     * {@value IdtsServerChannelConfig#DEFAULT_MAX_SHARED_MEMORY_PER_USER} (2 GiB). A connection that would exceed it
+     * is refused with the reply code {@code SHARED_MEMORY_LIMIT}; the memory counts until the connection is closed
+     * and its last zero-copy view released.
+     */
+    public static final ChannelOption<Long> MAX_SHARED_MEMORY_PER_USER =
+            valueOf(IdtsChannelOption.class, "MAX_SHARED_MEMORY_PER_USER");
+
     @SuppressWarnings({ "unused", "deprecation" })
     private IdtsChannelOption() {
         super(null);

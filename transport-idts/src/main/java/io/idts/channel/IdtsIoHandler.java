@@ -25,7 +25,7 @@ import java.util.concurrent.TimeUnit;
  * The {@link IoHandler} of IDTS: polls the rings of its channels, keeps polling for a bounded spin time when they
  * run dry, then arms the rings' notifications and blocks in epoll.
  *
- * <p>It is Netty's {@link EpollIoHandler} plus ring polling. The epoll half waits on the notification eventfds and
+ * <p>It is Netty's {@link EpollIoHandler} plus ring polling. The epoll half waits on the notification sockets and
  * rendezvous sockets of the IDTS channels, on wakeups and timers, and on any other {@link EpollIoHandle}: Netty's
  * own epoll channels ({@code EpollSocketChannel}, {@code EpollServerSocketChannel}, ...) register with an
  * IDTS event loop as they would with an epoll one, so a server that reads TCP from the network and talks to its back

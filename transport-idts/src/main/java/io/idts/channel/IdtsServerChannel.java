@@ -25,9 +25,10 @@ import java.util.ArrayDeque;
  *
  * <p>Each accepted connection completes the IDTS handshake (the connecting side hands over the shared region and the
  * means to notify) before its channel reaches the pipeline. On a host address, a process that connects and sends
- * nothing is dropped after {@value HostHandshake#HELLO_TIMEOUT_MILLIS} ms, and only processes of the same user may
- * connect. On a Xen address ({@code IdtsAddress.xen(ownDomid, "orders")}) the service is published in XenStore and
- * any domain that may share pages with this one may connect.
+ * nothing is dropped after {@link IdtsChannelOption#HELLO_TIMEOUT_MILLIS}, only processes of the same user may connect,
+ * and the server's limits ({@link IdtsServerChannelConfig}) bound what each may make it hold. On a Xen address ({@code
+ * IdtsAddress.xen(ownDomid, "orders")}) the service is published in XenStore and any domain that may share pages with
+ * this one may connect.
  *
  * <p>As a listening socket does, the channel completes handshakes whether or not it is reading: a connect succeeds
  * once the handshake is done, and the connection waits, up to {@code SO_BACKLOG} of them, until the channel reads it
@@ -191,6 +192,11 @@ public final class IdtsServerChannel extends AbstractServerChannel {
     /** What the backend's listener reports: room in the backlog, handshakes completed, failures. */
     private final class AcceptEvents implements IdtsBackend.ListenerEvents {
         @Override
+        public IdtsServerChannelConfig config() {
+            return config;
+        }
+
+        @Override
         public int room() {
             return backlogLimit() - acceptQueue.size();
         }
@@ -204,9 +210,9 @@ public final class IdtsServerChannel extends AbstractServerChannel {
                 child = new IdtsChannel(IdtsServerChannel.this, accepted.connection(), localAddress,
                         accepted.peerAddress());
                 accepted.confirm();
-            } catch (IOException e) {
+            } catch (IOException | RuntimeException e) {
                 accepted.connection().close();
-                logger.warn("Dropped an IDTS connection on {}: {}", IdtsServerChannel.this, e.getMessage());
+                logger.warn("Dropped an IDTS connection on {}: {}", IdtsServerChannel.this, e.getMessage(), e);
                 resumeAccepting();
                 return;
             }

@@ -12,7 +12,7 @@ import io.netty.channel.epoll.EpollIoOps;
 import io.netty.channel.unix.FileDescriptor;
 
 /**
- * A file descriptor watched by the epoll half of {@link IdtsIoHandler}: an eventfd that the peer writes to wake us,
+ * A file descriptor watched by the epoll half of {@link IdtsIoHandler}: a notification socket the peer writes to,
  * the rendezvous socket whose hang-up means the peer is gone, or a listening socket. The descriptor is owned and
  * closed by whoever created the watch; cancel the watch before closing it.
  */

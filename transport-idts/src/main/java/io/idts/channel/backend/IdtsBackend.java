@@ -1,5 +1,6 @@
 package io.idts.channel.backend;
 
+import io.idts.channel.IdtsServerChannelConfig;
 import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsIoHandler;
 
@@ -78,6 +79,9 @@ public interface IdtsBackend {
 
     /** What a {@link Listener} reports to its server channel. */
     interface ListenerEvents {
+        /** The server's configuration, with the limits a listener enforces; read it when a handshake starts. */
+        IdtsServerChannelConfig config();
+
         /** How many more connections the server takes now, besides the handshakes under way. */
         int room();
 

@@ -15,7 +15,7 @@ import java.nio.ByteBuffer;
 /**
  * One established connection as a backend hands it to {@link IdtsChannel}: the shared region and the means to
  * notify the peer and to learn of its death. This is the backend SPI's connection (see {@link IdtsBackend}); the
- * host backend (memfd, eventfd, Unix socket) implements it in {@link HostConnection}, the Xen backend (grant-shared
+ * host backend (memfd, Unix sockets) implements it in {@link HostConnection}, the Xen backend (grant-shared
  * pages, an event channel, XenStore) in {@link XenConnection}.
  */
 public interface IdtsConnection {

@@ -7,8 +7,8 @@ import io.idts.channel.backend.IdtsBackend;
 import io.netty.channel.EventLoop;
 
 /**
- * The host backend: processes of one Linux host, a sealed memfd region and two eventfds handed over a Unix-domain
- * socket in the abstract namespace (see {@code docs/protocol.md}, "Host handshake").
+ * The host backend: processes of one Linux host, a sealed memfd region and one end of a notification socket pair
+ * handed over a Unix-domain socket in the abstract namespace (see {@code docs/protocol.md}, "Host handshake").
  */
 public final class HostBackend implements IdtsBackend {
 
@@ -25,7 +25,7 @@ public final class HostBackend implements IdtsBackend {
     @Override
     public PendingConnect connect(IdtsAddress remote, IdtsAddress local, int ringCapacity, IdtsIoHandler handler,
                                   Runnable progress) throws Exception {
-        return HostConnector.start(remote, local, ringCapacity, handler, progress);
+        return HostHandshake.Offer.start(remote, local, ringCapacity, handler, progress);
     }
 
     @Override

@@ -6,9 +6,9 @@ import io.idts.channel.backend.FdWatch;
 import io.idts.channel.backend.MappedConnection;
 import io.idts.channel.ring.RegionLayout;
 
-import io.idts.linux.EventFd;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.NativeIoException;
+import io.idts.linux.NotificationSocket;
 import io.idts.linux.ReceivedMessage;
 import io.idts.linux.SharedMapping;
 import io.idts.linux.UnixDomainSocket;
@@ -18,14 +18,19 @@ import io.netty.channel.epoll.EpollIoOps;
 import java.io.IOException;
 
 /**
- * A connection of the host backend: a memfd region mapped by both processes, one eventfd per direction of
- * notification and the rendezvous socket, kept open only so that a hang-up tells each side that the other died.
+ * A connection of the host backend: a memfd region mapped by both processes, a connected socket pair for
+ * notifications (one byte wakes the other end) and the rendezvous socket, kept open only so that a hang-up tells each
+ * side that the other died.
+ *
+ * <p>Notifications never block the event loop, whatever the peer does: they are sent and drained with
+ * {@code MSG_DONTWAIT}, which no file status flag can override (the peer may hold a duplicate of our end of the pair,
+ * since it made the pair, and so may change its flags). Protocol version 2 used eventfds, whose writes block once the
+ * peer clears {@code O_NONBLOCK} on the shared open file and fills the counter; see docs/security.md.
  */
 public final class HostConnection extends MappedConnection {
 
     private final SharedMapping mapping;
-    private final int waitFd;
-    private final int signalFd;
+    private final int notificationFd;
     private final int socketFd;
     private final byte[] probe = new byte[1];
     private IoRegistration notificationWatch;
@@ -34,13 +39,23 @@ public final class HostConnection extends MappedConnection {
     private boolean peerGoneReported;
     private boolean closed;
 
-    /** Takes ownership of the mapping and the three descriptors. */
-    HostConnection(SharedMapping mapping, RegionLayout layout, boolean connector, int waitFd, int signalFd,
-                   int socketFd) {
-        super(mapping.buffer(), mapping, layout, connector);
+    /** Takes ownership of the mapping and the two descriptors. */
+    HostConnection(SharedMapping mapping, RegionLayout layout, boolean connector, int notificationFd, int socketFd) {
+        this(mapping, layout, connector, notificationFd, socketFd, null);
+    }
+
+    /**
+     * Takes ownership of the mapping and the two descriptors; {@code unmapped}, if not {@code null}, runs once the
+     * region is unmapped (the server's {@link SharedMemoryBudget} counts it until then). It must not throw.
+     */
+    HostConnection(SharedMapping mapping, RegionLayout layout, boolean connector, int notificationFd, int socketFd,
+                   Runnable unmapped) {
+        super(mapping.buffer(), unmapped == null ? mapping : () -> {
+            mapping.close();
+            unmapped.run();
+        }, layout, connector);
         this.mapping = mapping;
-        this.waitFd = waitFd;
-        this.signalFd = signalFd;
+        this.notificationFd = notificationFd;
         this.socketFd = socketFd;
     }
 
@@ -52,10 +67,10 @@ public final class HostConnection extends MappedConnection {
     @Override
     public void watch(IdtsIoHandler handler, Events events) throws Exception {
         this.events = events;
-        // Edge-triggered: every eventfd write is one event, and the counter need never be read back.
-        notificationWatch = new FdWatch(waitFd, ops -> events.notified())
-                .register(handler, EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLET));
         if (!peerGoneReported) {
+            // Level-triggered: each turn drains a bounded amount, so a flood of notifications cannot hold the loop.
+            notificationWatch = new FdWatch(notificationFd, ops -> onNotificationReady())
+                    .register(handler, EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP));
             socketWatch = new FdWatch(socketFd, ops -> onSocketReady())
                     .register(handler, EpollIoOps.EPOLLIN.with(EpollIoOps.EPOLLRDHUP));
         }
@@ -63,11 +78,44 @@ public final class HostConnection extends MappedConnection {
 
     @Override
     public void unwatch() {
+        cancelNotificationWatch();
+        cancelSocketWatch();
+    }
+
+    private void cancelNotificationWatch() {
         if (notificationWatch != null) {
             notificationWatch.cancel();
             notificationWatch = null;
         }
-        cancelSocketWatch();
+    }
+
+    /** The notification socket is readable: the peer notified, or closed its end (it can never notify again). */
+    private void onNotificationReady() {
+        int drained;
+        try {
+            drained = NotificationSocket.drain(notificationFd);
+        } catch (NativeIoException e) {
+            // ECONNRESET and the like: the peer's end is gone.
+            drained = 0;
+        }
+        if (drained < 0) {
+            return;
+        }
+        if (drained > 0) {
+            events.notified();
+            return;
+        }
+        // A level-triggered watch would keep reporting the end of the stream.
+        cancelNotificationWatch();
+        reportPeerGone();
+    }
+
+    private void reportPeerGone() {
+        if (!peerGoneReported) {
+            peerGoneReported = true;
+            cancelSocketWatch();
+            events.peerGone();
+        }
     }
 
     private void cancelSocketWatch() {
@@ -104,14 +152,13 @@ public final class HostConnection extends MappedConnection {
         if (violation != null) {
             events.protocolViolation(violation);
         } else {
-            peerGoneReported = true;
-            events.peerGone();
+            reportPeerGone();
         }
     }
 
     @Override
     public void notifyPeer() throws IOException {
-        EventFd.signal(signalFd);
+        NotificationSocket.signal(notificationFd);
     }
 
     @Override
@@ -121,8 +168,7 @@ public final class HostConnection extends MappedConnection {
         }
         closed = true;
         unwatch();
-        FileDescriptors.closeQuietly(waitFd);
-        FileDescriptors.closeQuietly(signalFd);
+        FileDescriptors.closeQuietly(notificationFd);
         FileDescriptors.closeQuietly(socketFd);
         // Unmaps now, or when the last zero-copy view of the region is released.
         releaseRegion();

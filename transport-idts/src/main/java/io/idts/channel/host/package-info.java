@@ -1,6 +1,6 @@
 /**
  * <em>Internal.</em> The host backend: two processes of one Linux host share a {@code memfd} region and notify each
- * other through {@code eventfd}s, after a handshake over a Unix-domain socket named after the address's rendezvous
+ * other over a socket pair, after a handshake over a Unix-domain socket named after the address's rendezvous
  * directory and service ({@link io.idts.channel.host.HostHandshake}). Public only for the other packages of this
  * transport and its tests; not an API.
  */

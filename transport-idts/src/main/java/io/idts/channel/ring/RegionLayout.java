@@ -40,7 +40,7 @@ import java.nio.ByteOrder;
 public final class RegionLayout {
 
     public static final int MAGIC = 0x49445453; // "IDTS"
-    public static final int VERSION = 2;
+    public static final int VERSION = 3;
 
     /** Slices of each ring's data: a power of two, and at most 64 so that a set of slices fits a {@code long}. */
     public static final int SLICES_PER_RING = 64;

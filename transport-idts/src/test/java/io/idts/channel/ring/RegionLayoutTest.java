@@ -25,7 +25,7 @@ class RegionLayoutTest {
     void constantsAndOffsetsAreThoseOfTheSpecification() {
         // Literal numbers on purpose: this is the one place that checks the code against docs/protocol.md.
         assertEquals(0x49445453, RegionLayout.MAGIC);
-        assertEquals(2, RegionLayout.VERSION);
+        assertEquals(3, RegionLayout.VERSION);
         assertEquals(4096, MIN_RING_CAPACITY);
         assertEquals(1 << 28, MAX_RING_CAPACITY);
         assertEquals(1 << 20, RegionLayout.DEFAULT_RING_CAPACITY);
@@ -157,7 +157,7 @@ class RegionLayoutTest {
 
         ByteBuffer nativeOrder = region.duplicate().order(ByteOrder.nativeOrder());
         assertEquals(0x49445453, nativeOrder.getInt(0));
-        assertEquals(2, nativeOrder.getInt(4));
+        assertEquals(3, nativeOrder.getInt(4));
         assertEquals(CAP0, nativeOrder.getInt(8));
         assertEquals(CAP1, nativeOrder.getInt(12));
         assertEquals(DATA_OFFSET + CAP0 + CAP1, nativeOrder.getLong(16));
@@ -213,9 +213,10 @@ class RegionLayoutTest {
     @Test
     void validateRejectsAnotherVersion() {
         assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 1), "region version 1",
-                "is not the supported version 2", "same protocol version");
-        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 3), "version 3", "supported version 2");
-        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 0), "version 0", "supported version 2");
+                "is not the supported version 3", "same protocol version");
+        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 2), "version 2", "supported version 3");
+        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 4), "version 4", "supported version 3");
+        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 0), "version 0", "supported version 3");
         assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, -1), "version 4294967295", "supported");
     }
 

@@ -1,36 +1,35 @@
 package io.idts.testsuite;
 
-import io.idts.linux.EventFd;
 import io.idts.linux.NativeIoException;
+import io.idts.linux.NotificationSocket;
 
 /**
- * Hostile: a thread that writes an eventfd as fast as it can until closed (a notification flood). A full counter
- * ({@code EAGAIN}) is skipped over; any other failure (the descriptor closed under it) ends the flood.
+ * Hostile: a thread that writes notifications into a notification socket as fast as it can until closed (a
+ * notification flood). A full socket buffer is skipped over ({@link NotificationSocket#signal} ignores it); any other
+ * failure (the descriptor closed under it, the other end gone) ends the flood.
  */
-public final class EventFdFlood implements AutoCloseable {
+public final class NotificationFlood implements AutoCloseable {
 
     private final Thread thread;
     private volatile boolean stop;
     private volatile long signals;
 
-    public EventFdFlood(int eventFd) {
+    public NotificationFlood(int notificationFd) {
         thread = new Thread(() -> {
             long n = 0;
             while (!stop) {
                 try {
-                    EventFd.signal(eventFd);
+                    NotificationSocket.signal(notificationFd);
                     n++;
                     if ((n & 1023) == 0) {
                         signals = n;
                     }
                 } catch (NativeIoException e) {
-                    if (e.errno() != io.idts.linux.Errno.EAGAIN) {
-                        break;
-                    }
+                    break;
                 }
             }
             signals = n;
-        }, "eventfd-flood");
+        }, "notification-flood");
         thread.setDaemon(true);
         thread.start();
     }
