@@ -6,6 +6,7 @@ import io.idts.channel.backend.FdWatch;
 import io.idts.channel.backend.MappedConnection;
 import io.idts.channel.ring.RegionLayout;
 
+import io.idts.linux.Errno;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.NativeIoException;
 import io.idts.linux.NotificationSocket;
@@ -158,7 +159,15 @@ public final class HostConnection extends MappedConnection {
 
     @Override
     public void notifyPeer() throws IOException {
-        NotificationSocket.signal(notificationFd);
+        try {
+            NotificationSocket.signal(notificationFd);
+        } catch (NativeIoException e) {
+            if (e.errno() != Errno.EPIPE && e.errno() != Errno.ECONNRESET) {
+                throw e;
+            }
+            // The peer closed its end: it closed the connection (its state says so) or died (the rendezvous socket's
+            // hang-up says so). Either way there is nobody left to wake, and the channel hears of it from those.
+        }
     }
 
     @Override
