@@ -437,6 +437,47 @@ class HostListenerTest {
                         + connect.cause());
                 connect.channel().close().sync();
             }
+            assertEquals(0, server.closeStdinAndWait(CHILD_STARTUP_TIMEOUT), server.describeOutput());
+            String log = server.stderr();
+            assertEquals(1, log.lines().filter(l -> l.startsWith("WARNING: ")
+                    && l.contains("cannot accept IDTS connections: the process has no free file descriptor")).count(),
+                    "one warning for the shortage, not one per retry:\n" + log);
+        }
+    }
+
+    /**
+     * Refusals are logged at warning level once per connecting process, whatever their kind; the others at debug
+     * level (they were a warning each, or only a debug line for a HELLO of four descriptors). The server runs in a
+     * child JVM, whose log is its stderr.
+     */
+    @Test
+    void refusalsOfOneProcessAreLoggedAtWarningLevelOnce() throws Exception {
+        IdtsAddress target = IdtsAddress.of("warned-" + ProcessHandle.current().pid() + '-'
+                + SEQUENCE.incrementAndGet());
+        try (ChildJvm server = ChildJvm.start(EchoServerMain.class, target.toString())) {
+            server.awaitLine("READY", CHILD_STARTUP_TIMEOUT);
+            for (int i = 0; i < 3; i++) {
+                int region = validRegion();
+                int[] pair = NotificationSocket.createPair();
+                try {
+                    assertEquals(HostHandshake.BAD_HELLO, send(target, HostHandshake.encodeHello("attacker"),
+                            new int[] { region, pair[1], pair[0], region }));
+                } finally {
+                    FileDescriptors.closeQuietly(region);
+                    FileDescriptors.closeQuietly(pair[0]);
+                    FileDescriptors.closeQuietly(pair[1]);
+                }
+                byte[] wrongMagic = HostHandshake.encodeHello("attacker");
+                ByteBuffer.wrap(wrongMagic).order(ByteOrder.nativeOrder())
+                        .putInt(HostHandshake.HELLO_MAGIC_OFFSET, 0x12345678);
+                assertEquals(HostHandshake.BAD_HELLO, handshake(target, wrongMagic, validRegion(), true));
+            }
+            assertEchoes(target);
+            assertEquals(0, server.closeStdinAndWait(CHILD_STARTUP_TIMEOUT), server.describeOutput());
+            String log = server.stderr();
+            long warnings = log.lines().filter(l -> l.startsWith("WARNING: Rejected an IDTS connection")).count();
+            assertEquals(1, warnings, "warnings about the six refusals of one process:\n" + log);
+            assertTrue(log.contains("further rejections of this process are logged at debug level"), log);
         }
     }
 
