@@ -7,9 +7,12 @@ import ch.qos.logback.core.read.ListAppender;
 import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsChannel;
 import io.idts.channel.IdtsClaimEncoder;
+import io.idts.channel.IdtsPeerGoneException;
 import io.idts.channel.IdtsProtocolException;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
@@ -154,6 +157,46 @@ class IdtsHostilePeerTest {
         // dead one, with or without a descriptor riding on it.
         assertRejected(spin, "rendezvous socket",
                 peer -> peer.sendOnRendezvousSocket(new byte[] { 42 }, withDescriptor));
+    }
+
+    @ParameterizedTest(name = "spin {0} ns")
+    @ValueSource(longs = { 0, IdtsSocketTestPermutation.SPIN_TIME_NANOS })
+    void aPeerWhoseNotificationSocketClosedUnderAWriteIsGoneNotAWriteError(long spin) throws Exception {
+        // The peer asks to be woken (WAITING_FOR_DATA), then its end of the notification socket pair closes just
+        // before the server writes (in the same task of the server's loop, so the write comes first): the server's
+        // notification fails with EPIPE. That is a peer gone, as the hang-up then says, not a failed write.
+        IdtsAddress address = IdtsSocketTestPermutation.newSocketAddress("deaf");
+        CompletableFuture<Channel> child = new CompletableFuture<>();
+        CompletableFuture<Throwable> caught = new CompletableFuture<>();
+        Channel server = IdtsSocketTestPermutation.INSTANCE.serverSocket(spin).newInstance()
+                .childHandler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        child.complete(ch);
+                        ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
+                            @Override
+                            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                                caught.complete(cause);
+                            }
+                        });
+                    }
+                }).bind(address).sync().channel();
+        try (RawIdtsPeer peer = new RawIdtsPeer()) {
+            peer.connect(address, TimeUnit.SECONDS.toMillis(TIMEOUT_SECONDS));
+            Channel accepted = child.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            peer.forgeConsumerFlags(1); // WAITING_FOR_DATA, a valid value
+            ChannelFuture write = accepted.eventLoop().submit(() -> {
+                peer.closeNotificationSocket();
+                return accepted.writeAndFlush(Unpooled.wrappedBuffer(HONEST));
+            }).get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            assertTrue(write.await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "the write completed");
+            assertTrue(write.isSuccess(), () -> "the write failed: " + write.cause());
+            Throwable cause = caught.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            assertInstanceOf(IdtsPeerGoneException.class, cause, "the channel says the peer is gone");
+            assertTrue(accepted.closeFuture().await(TIMEOUT_SECONDS, TimeUnit.SECONDS), "the channel closed");
+        } finally {
+            server.close().sync();
+        }
     }
 
     /** A descriptor as docs/protocol.md lays it out: bits 0-31 the length, 32-47 the slice, 63 END_OF_SLICE. */

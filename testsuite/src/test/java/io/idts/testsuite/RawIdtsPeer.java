@@ -663,6 +663,16 @@ public final class RawIdtsPeer implements Closeable {
         }
     }
 
+    /**
+     * Hostile: closes this side's end of the notification socket pair and nothing else: the peer's notifications then
+     * fail with {@code EPIPE}; this side can no longer wake the peer nor be woken (it stays connected).
+     */
+    public void closeNotificationSocket() {
+        checkConnected();
+        FileDescriptors.closeQuietly(notificationFd);
+        notificationFd = -1;
+    }
+
     /** Hostile: publishes {@code descriptors}, whatever they say, as the next descriptors at once, and notifies. */
     public void forgeDescriptors(long... descriptors) throws IOException {
         checkConnected();
