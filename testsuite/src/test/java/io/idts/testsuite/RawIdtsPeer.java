@@ -63,9 +63,10 @@ public final class RawIdtsPeer implements Closeable {
     private static final AtomicLong SEQUENCE = new AtomicLong();
     private static final short POLLIN = 1;
     private static final int POLLFD_SIZE = 8;
-    private static final int TX = RING_CONNECTOR_TO_ACCEPTOR;
-    private static final int RX = RING_ACCEPTOR_TO_CONNECTOR;
 
+    /** The ring this side produces and the one it consumes: 0 and 1 for the connector, 1 and 0 for the acceptor. */
+    private final int tx;
+    private final int rx;
     private final int ringCapacity;
     private final String localName = "raw-" + ProcessHandle.current().pid() + '-' + SEQUENCE.incrementAndGet();
 
@@ -101,6 +102,29 @@ public final class RawIdtsPeer implements Closeable {
     private int helloVersion = RegionLayout.VERSION;
     private int regionVersion = RegionLayout.VERSION;
     private boolean peerHungUp;
+    private HandshakeMutation mutation = new HandshakeMutation() { };
+
+    /** Hostile: what the connector's handshake sends instead of the honest values. Every method may be kept. */
+    public interface HandshakeMutation {
+        /** The seals of the region's memfd; the protocol requires {@link MemFd#SIZE_SEALS}. */
+        default int seals() {
+            return MemFd.SIZE_SEALS;
+        }
+
+        /** Changes the region after its honest header was written (before it is shared). */
+        default void region(ByteBuffer region) {
+        }
+
+        /** The HELLO to send instead of {@code hello} (at least one byte). */
+        default byte[] hello(byte[] hello) {
+            return hello;
+        }
+
+        /** The descriptors to send instead of {@code fds} (memfd, the acceptor's end of the notification pair). */
+        default int[] descriptors(int[] fds) {
+            return fds;
+        }
+    }
 
     /** A peer with rings of the smallest capacity (4 KiB), so that a few KiB already fill a ring. */
     public RawIdtsPeer() {
@@ -109,6 +133,60 @@ public final class RawIdtsPeer implements Closeable {
 
     public RawIdtsPeer(int ringCapacity) {
         this.ringCapacity = RegionLayout.checkCapacity(ringCapacity);
+        tx = RING_CONNECTOR_TO_ACCEPTOR;
+        rx = RING_ACCEPTOR_TO_CONNECTOR;
+    }
+
+    /**
+     * The accepting end of a connection whose HELLO {@link RawIdtsServer} received: takes over the socket, the
+     * notification socket and the mapped region, writes this side's lines (positions 0, flags 0, state OPEN) whatever
+     * they held. The caller sends the reply.
+     */
+    RawIdtsPeer(String peerName, int socketFd, int notificationFd, SharedMapping mapping, RegionLayout layout) {
+        tx = RING_ACCEPTOR_TO_CONNECTOR;
+        rx = RING_CONNECTOR_TO_ACCEPTOR;
+        ringCapacity = layout.capacity(tx);
+        remote = IdtsAddress.of(peerName); // for messages only: the connector's name, in the default directory
+        this.socketFd = socketFd;
+        this.notificationFd = notificationFd;
+        this.mapping = mapping;
+        region = mapping.buffer().duplicate().order(ByteOrder.nativeOrder());
+        this.layout = layout;
+        LONG.setRelease(region, RegionLayout.producerPositionOffset(tx), 0L);
+        INT.setRelease(region, RegionLayout.producerFlagsOffset(tx), 0);
+        LONG.setRelease(region, RegionLayout.consumerPositionOffset(rx), 0L);
+        INT.setRelease(region, RegionLayout.consumerFlagsOffset(rx), 0);
+        LONG.setRelease(region, RegionLayout.returnPositionOffset(rx), 0L);
+        INT.setRelease(region, RegionLayout.producerStateOffset(tx), STATE_OPEN);
+        VarHandle.fullFence();
+    }
+
+    /** The acceptor's reply: ACCEPTED. */
+    void replyAccepted() throws NativeIoException {
+        UnixDomainSocket.send(socketFd, new byte[] { HostHandshake.ACCEPTED }, 0, 1, new int[0]);
+    }
+
+    /** Whether this side accepted the connection (it produces ring 1). */
+    public boolean isAcceptor() {
+        return tx == RING_ACCEPTOR_TO_CONNECTOR;
+    }
+
+    /** The region both sides map, native byte order: hostile tests write what they like into it. */
+    public ByteBuffer region() {
+        checkConnected();
+        return region;
+    }
+
+    /** This side's end of the notification socket pair (hostile tests: notification floods). */
+    public int notificationFd() {
+        checkConnected();
+        return notificationFd;
+    }
+
+    /** Hostile: the handshake {@link #connect} runs sends what {@code mutation} says. Call before it. */
+    public RawIdtsPeer mutatingHandshake(HandshakeMutation mutation) {
+        this.mutation = mutation;
+        return this;
     }
 
     /**
@@ -161,19 +239,22 @@ public final class RawIdtsPeer implements Closeable {
                 throw refused;
             }
             long size = RegionLayout.regionSize(ringCapacity, ringCapacity);
-            int memfd = MemFd.createSealed("idts:" + localName, size);
+            int memfd = MemFd.create("idts:" + localName, size, mutation.seals());
             int acceptorEnd = -1;
             try {
                 mapping = SharedMapping.map(memfd, size);
                 region = mapping.buffer();
                 writeHeader(size);
+                mutation.region(region);
+                VarHandle.fullFence();
                 int[] pair = NotificationSocket.createPair();
                 notificationFd = pair[0];
                 acceptorEnd = pair[1];
-                byte[] hello = hello();
+                byte[] hello = mutation.hello(hello());
                 int[] fds = new int[HostHandshake.FD_COUNT];
                 fds[HostHandshake.FD_REGION] = memfd;
                 fds[HostHandshake.FD_NOTIFICATIONS] = acceptorEnd;
+                fds = mutation.descriptors(fds);
                 int sent = UnixDomainSocket.send(socketFd, hello, 0, hello.length, fds);
                 if (sent != hello.length) {
                     throw new IOException("raw IDTS peer: sent " + sent + " of " + hello.length + " HELLO bytes");
@@ -216,8 +297,8 @@ public final class RawIdtsPeer implements Closeable {
         INT.set(region, RegionLayout.RING_0_CAPACITY_OFFSET, ringCapacity);
         INT.set(region, RegionLayout.RING_1_CAPACITY_OFFSET, ringCapacity);
         LONG.set(region, RegionLayout.REGION_SIZE_OFFSET, size);
-        INT.set(region, RegionLayout.producerStateOffset(TX), STATE_OPEN);
-        INT.set(region, RegionLayout.producerStateOffset(RX), STATE_NEW);
+        INT.set(region, RegionLayout.producerStateOffset(tx), STATE_OPEN);
+        INT.set(region, RegionLayout.producerStateOffset(rx), STATE_NEW);
         VarHandle.fullFence();
         // The acceptor's check of the header, run on ours: a mistake here fails the test, not the handshake. A header
         // of another version on purpose is written with the version this build speaks for the check, then put back.
@@ -258,8 +339,8 @@ public final class RawIdtsPeer implements Closeable {
             throw new IOException("raw IDTS peer: write after its output was shut down");
         }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        int sliceSize = RegionLayout.sliceSize(layout.capacity(TX));
-        int dataOffset = layout.dataOffset(TX);
+        int sliceSize = RegionLayout.sliceSize(layout.capacity(tx));
+        int dataOffset = layout.dataOffset(tx);
         while (len > 0) {
             if (readPeerState() == STATE_CLOSED) {
                 throw new IOException("raw IDTS peer: the acceptor closed the connection");
@@ -316,7 +397,7 @@ public final class RawIdtsPeer implements Closeable {
     }
 
     private void putDescriptor(long descriptor) {
-        int entry = RegionLayout.descriptorQueueOffset(TX)
+        int entry = RegionLayout.descriptorQueueOffset(tx)
                 + ((int) produced & RegionLayout.DESCRIPTORS_PER_RING - 1) * RegionLayout.DESCRIPTOR_SIZE;
         LONG.set(region, entry, descriptor);
         produced++;
@@ -324,9 +405,9 @@ public final class RawIdtsPeer implements Closeable {
 
     /** Store P (release), full fence, load the consumer's flags; notify if it sleeps. */
     private void publish() throws IOException {
-        LONG.setRelease(region, RegionLayout.producerPositionOffset(TX), produced);
+        LONG.setRelease(region, RegionLayout.producerPositionOffset(tx), produced);
         VarHandle.fullFence();
-        int flags = (int) INT.getAcquire(region, RegionLayout.consumerFlagsOffset(TX));
+        int flags = (int) INT.getAcquire(region, RegionLayout.consumerFlagsOffset(tx));
         if ((flags & ~RegionLayout.CONSUMER_FLAGS_KNOWN) != 0) {
             throw new IOException("raw IDTS peer: acceptor's consumer flags 0x" + Integer.toHexString(flags));
         }
@@ -337,7 +418,7 @@ public final class RawIdtsPeer implements Closeable {
 
     /** Loads the acceptor's descriptor position and its returned slices, each validated. */
     private void refreshConsumer() throws IOException {
-        long position = (long) LONG.getAcquire(region, RegionLayout.consumerPositionOffset(TX));
+        long position = (long) LONG.getAcquire(region, RegionLayout.consumerPositionOffset(tx));
         long advance = position - consumerSeen;
         if (advance < 0 || advance > produced - consumerSeen) {
             throw new IOException("raw IDTS peer: acceptor's consumer position 0x" + Long.toHexString(position)
@@ -345,12 +426,12 @@ public final class RawIdtsPeer implements Closeable {
                     + ']');
         }
         consumerSeen = position;
-        long returns = (long) LONG.getAcquire(region, RegionLayout.returnPositionOffset(TX));
+        long returns = (long) LONG.getAcquire(region, RegionLayout.returnPositionOffset(tx));
         if (returns - returnsSeen < 0 || returns - returnsSeen > RegionLayout.SLICES_PER_RING) {
             throw new IOException("raw IDTS peer: acceptor's return position 0x" + Long.toHexString(returns));
         }
         for (; returnsSeen != returns; returnsSeen++) {
-            int slice = (int) INT.get(region, RegionLayout.returnQueueOffset(TX)
+            int slice = (int) INT.get(region, RegionLayout.returnQueueOffset(tx)
                     + ((int) returnsSeen & RegionLayout.SLICES_PER_RING - 1) * RegionLayout.RETURN_ENTRY_SIZE);
             if (slice < 0 || slice >= RegionLayout.SLICES_PER_RING || !sliceGiven[slice] || slice == currentSlice) {
                 throw new IOException("raw IDTS peer: acceptor returned slice " + slice + ", not one it holds");
@@ -361,7 +442,7 @@ public final class RawIdtsPeer implements Closeable {
 
     /** No room: WAITING_FOR_SPACE, fence, re-check, then sleep on our notification socket. */
     private void awaitSpace(long deadline) throws IOException {
-        int flagsOffset = RegionLayout.producerFlagsOffset(TX);
+        int flagsOffset = RegionLayout.producerFlagsOffset(tx);
         INT.setRelease(region, flagsOffset, FLAG_WAITING_FOR_SPACE);
         try {
             VarHandle.fullFence();
@@ -396,7 +477,7 @@ public final class RawIdtsPeer implements Closeable {
             return 0;
         }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        int consumerFlagsOffset = RegionLayout.consumerFlagsOffset(RX);
+        int consumerFlagsOffset = RegionLayout.consumerFlagsOffset(rx);
         for (;;) {
             int state = readPeerState();
             refreshProducer();
@@ -436,9 +517,9 @@ public final class RawIdtsPeer implements Closeable {
      * bytes not yet copied out. A slice that ended and was read whole goes back at once.
      */
     private int pullDescriptors() throws IOException {
-        int sliceSize = RegionLayout.sliceSize(layout.capacity(RX));
+        int sliceSize = RegionLayout.sliceSize(layout.capacity(rx));
         while (consumed != producerSeen && (runSlice < 0 || !runEnded)) {
-            long d = (long) LONG.get(region, RegionLayout.descriptorQueueOffset(RX)
+            long d = (long) LONG.get(region, RegionLayout.descriptorQueueOffset(rx)
                     + ((int) consumed & RegionLayout.DESCRIPTORS_PER_RING - 1) * RegionLayout.DESCRIPTOR_SIZE);
             int slice = RegionLayout.descriptorSlice(d);
             long length = RegionLayout.descriptorLength(d);
@@ -461,17 +542,17 @@ public final class RawIdtsPeer implements Closeable {
             consumed++;
             returnFinishedRun();
         }
-        LONG.setRelease(region, RegionLayout.consumerPositionOffset(RX), consumed);
+        LONG.setRelease(region, RegionLayout.consumerPositionOffset(rx), consumed);
         return runSlice < 0 ? 0 : runEnd - runOffset;
     }
 
     /** The slice being read ended and was read whole: into the return queue. */
     private void returnFinishedRun() {
         if (runSlice >= 0 && runEnded && runOffset == runEnd) {
-            INT.set(region, RegionLayout.returnQueueOffset(RX)
+            INT.set(region, RegionLayout.returnQueueOffset(rx)
                     + ((int) returned & RegionLayout.SLICES_PER_RING - 1) * RegionLayout.RETURN_ENTRY_SIZE, runSlice);
             returned++;
-            LONG.setRelease(region, RegionLayout.returnPositionOffset(RX), returned);
+            LONG.setRelease(region, RegionLayout.returnPositionOffset(rx), returned);
             sliceHeld[runSlice] = false;
             runSlice = -1;
         }
@@ -493,13 +574,13 @@ public final class RawIdtsPeer implements Closeable {
     }
 
     private int copyOut(byte[] dst, int off, int n) throws IOException {
-        int sliceSize = RegionLayout.sliceSize(layout.capacity(RX));
-        region.get(layout.dataOffset(RX) + runSlice * sliceSize + runOffset, dst, off, n);
+        int sliceSize = RegionLayout.sliceSize(layout.capacity(rx));
+        region.get(layout.dataOffset(rx) + runSlice * sliceSize + runOffset, dst, off, n);
         runOffset += n;
         returnFinishedRun();
-        LONG.setRelease(region, RegionLayout.consumerPositionOffset(RX), consumed);
+        LONG.setRelease(region, RegionLayout.consumerPositionOffset(rx), consumed);
         VarHandle.fullFence();
-        int flags = (int) INT.getAcquire(region, RegionLayout.producerFlagsOffset(RX));
+        int flags = (int) INT.getAcquire(region, RegionLayout.producerFlagsOffset(rx));
         if ((flags & ~RegionLayout.PRODUCER_FLAGS_KNOWN) != 0) {
             throw new IOException("raw IDTS peer: acceptor's producer flags 0x" + Integer.toHexString(flags));
         }
@@ -511,7 +592,7 @@ public final class RawIdtsPeer implements Closeable {
 
     /** The acceptor's producer state (acquire), validated: known, never decreasing. */
     private int readPeerState() throws IOException {
-        int state = (int) INT.getAcquire(region, RegionLayout.producerStateOffset(RX));
+        int state = (int) INT.getAcquire(region, RegionLayout.producerStateOffset(rx));
         if (state < STATE_NEW || state > STATE_CLOSED || state < peerState) {
             throw new IOException("raw IDTS peer: acceptor's state " + state + " after " + peerState);
         }
@@ -521,7 +602,7 @@ public final class RawIdtsPeer implements Closeable {
 
     /** Loads P of ring 1 (acquire), validates it against our descriptor position and the queue; returns it. */
     private long refreshProducer() throws IOException {
-        long position = (long) LONG.getAcquire(region, RegionLayout.producerPositionOffset(RX));
+        long position = (long) LONG.getAcquire(region, RegionLayout.producerPositionOffset(rx));
         long ahead = position - consumed;
         if (position - producerSeen < 0 || ahead < 0 || ahead > RegionLayout.DESCRIPTORS_PER_RING) {
             throw new IOException("raw IDTS peer: acceptor's producer position 0x" + Long.toHexString(position)
@@ -537,30 +618,85 @@ public final class RawIdtsPeer implements Closeable {
         return produced;
     }
 
+    /** Descriptors this side has read from ring 1 (its consumer position there). */
+    public long consumerPosition() {
+        return consumed;
+    }
+
+    /**
+     * Hostile: stores {@code position} as this side's descriptor consumer position on ring 1, whatever it is, and
+     * notifies. The acceptor's writer reads it when its descriptor queue is nearly full or it waits for space.
+     */
+    public void forgeConsumerPosition(long position) throws IOException {
+        checkConnected();
+        LONG.setRelease(region, RegionLayout.consumerPositionOffset(rx), position);
+        forged();
+    }
+
+    /**
+     * Hostile: stores {@code flags} as this side's consumer flags on ring 1, whatever they are, and notifies. The
+     * acceptor's writer reads them after each publication. {@link #read} overwrites them.
+     */
+    public void forgeConsumerFlags(int flags) throws IOException {
+        checkConnected();
+        INT.setRelease(region, RegionLayout.consumerFlagsOffset(rx), flags);
+        forged();
+    }
+
+    /**
+     * Hostile: sends {@code data} on the rendezvous socket after the handshake (the protocol allows no data there),
+     * with a fresh descriptor (one end of a new socket pair) in an {@code SCM_RIGHTS} message if {@code withDescriptor}.
+     */
+    public void sendOnRendezvousSocket(byte[] data, boolean withDescriptor) throws IOException {
+        checkConnected();
+        int[] pair = withDescriptor ? NotificationSocket.createPair() : new int[0];
+        try {
+            int sent = UnixDomainSocket.send(socketFd, data, 0, data.length,
+                    withDescriptor ? new int[] { pair[0] } : new int[0]);
+            if (sent != data.length) {
+                throw new IOException("raw IDTS peer: sent " + sent + " of " + data.length + " bytes");
+            }
+        } finally {
+            for (int fd : pair) {
+                FileDescriptors.closeQuietly(fd);
+            }
+        }
+    }
+
+    /**
+     * Hostile: closes this side's end of the notification socket pair and nothing else: the peer's notifications then
+     * fail with {@code EPIPE}; this side can no longer wake the peer nor be woken (it stays connected).
+     */
+    public void closeNotificationSocket() {
+        checkConnected();
+        FileDescriptors.closeQuietly(notificationFd);
+        notificationFd = -1;
+    }
+
     /** Hostile: publishes {@code descriptors}, whatever they say, as the next descriptors at once, and notifies. */
     public void forgeDescriptors(long... descriptors) throws IOException {
         checkConnected();
         for (long descriptor : descriptors) {
             putDescriptor(descriptor);
         }
-        LONG.setRelease(region, RegionLayout.producerPositionOffset(TX), produced);
+        LONG.setRelease(region, RegionLayout.producerPositionOffset(tx), produced);
         forged();
     }
 
     /** Hostile: returns {@code slice} of ring 1, whatever it is, as the next returned slice, and notifies. */
     public void forgeReturn(int slice) throws IOException {
         checkConnected();
-        INT.set(region, RegionLayout.returnQueueOffset(RX)
+        INT.set(region, RegionLayout.returnQueueOffset(rx)
                 + ((int) returned & RegionLayout.SLICES_PER_RING - 1) * RegionLayout.RETURN_ENTRY_SIZE, slice);
         returned++;
-        LONG.setRelease(region, RegionLayout.returnPositionOffset(RX), returned);
+        LONG.setRelease(region, RegionLayout.returnPositionOffset(rx), returned);
         forged();
     }
 
     /** Hostile: stores {@code position} as this side's return position on ring 1, whatever it is, and notifies. */
     public void forgeReturnPosition(long position) throws IOException {
         checkConnected();
-        LONG.setRelease(region, RegionLayout.returnPositionOffset(RX), position);
+        LONG.setRelease(region, RegionLayout.returnPositionOffset(rx), position);
         forged();
     }
 
@@ -570,21 +706,21 @@ public final class RawIdtsPeer implements Closeable {
      */
     public void forgeProducerPosition(long position) throws IOException {
         checkConnected();
-        LONG.setRelease(region, RegionLayout.producerPositionOffset(TX), position);
+        LONG.setRelease(region, RegionLayout.producerPositionOffset(tx), position);
         forged();
     }
 
     /** Hostile: stores {@code state} as this side's producer state, whatever it is, and notifies. */
     public void forgeProducerState(int state) throws IOException {
         checkConnected();
-        INT.setRelease(region, RegionLayout.producerStateOffset(TX), state);
+        INT.setRelease(region, RegionLayout.producerStateOffset(tx), state);
         forged();
     }
 
     /** Hostile: stores {@code flags} as this side's producer flags, whatever they are, and notifies. */
     public void forgeProducerFlags(int flags) throws IOException {
         checkConnected();
-        INT.setRelease(region, RegionLayout.producerFlagsOffset(TX), flags);
+        INT.setRelease(region, RegionLayout.producerFlagsOffset(tx), flags);
         forged();
     }
 
@@ -615,7 +751,7 @@ public final class RawIdtsPeer implements Closeable {
             return;
         }
         // Every write published already; the position store precedes this release store.
-        INT.setRelease(region, RegionLayout.producerStateOffset(TX), state);
+        INT.setRelease(region, RegionLayout.producerStateOffset(tx), state);
         ownState = state;
         VarHandle.fullFence();
         NotificationSocket.signal(notificationFd);
@@ -672,6 +808,33 @@ public final class RawIdtsPeer implements Closeable {
     private void drainNotifications() throws NativeIoException {
         while (NotificationSocket.drain(notificationFd) > 0) {
             // Each byte is one notification; only the ring says what changed.
+        }
+    }
+
+    /** poll(2) for POLLIN on {@code fd} until it is ready (or hung up) or {@code deadline} (nanoTime) passes. */
+    static boolean awaitReadable(int fd, long deadline) throws IOException {
+        try (Memory pollfds = new Memory(POLLFD_SIZE)) {
+            for (;;) {
+                pollfds.setInt(0, fd);
+                pollfds.setShort(4, POLLIN);
+                pollfds.setShort(6, (short) 0);
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                int timeout = (int) Math.min(Integer.MAX_VALUE, Math.max(1, TimeUnit.NANOSECONDS.toMillis(left)));
+                int n = Poll.poll(pollfds, 1, timeout);
+                if (n < 0) {
+                    int errno = Native.getLastError();
+                    if (errno == Errno.EINTR) {
+                        continue;
+                    }
+                    throw new NativeIoException("poll", errno);
+                }
+                if (n > 0) {
+                    return true;
+                }
+            }
         }
     }
 

@@ -117,6 +117,8 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
     private boolean waitingForSpace;
     private boolean inputShutdownReadCompleteFired;
     private boolean peerGone;
+    /** The first protocol violation found; reported once, then the channel closes. */
+    private IdtsProtocolException violation;
     /** Zero-copy read bookkeeping, made at the first view; {@code null} while every read copied. */
     private SliceViews views;
 
@@ -358,11 +360,33 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
         try {
             writeOutbound(in);
         } catch (IdtsProtocolException e) {
-            // Netty fails the pending writes with it and closes the channel; say why, as a read-side violation does.
-            logger.warn("Closing {}: the peer broke the IDTS ring protocol: {}", this, e.getMessage());
-            pipeline().fireExceptionCaught(e);
+            // Found while writing, possibly in the publication after the write promises completed. Report it and fail
+            // what is still pending with it here; Netty then closes the channel (it does not report write errors).
+            reportViolation(e);
             throw e;
         }
+    }
+
+    /**
+     * Logs the first violation at warning level, fails every write still pending with it (flushed or not: none of it
+     * can reach the peer any more) and fires it through the pipeline. A violation found again later (the ring classes
+     * throw the first one again on every use) is not reported twice.
+     */
+    private void reportViolation(IdtsProtocolException e) {
+        if (violation != null) {
+            return;
+        }
+        violation = e;
+        logger.warn("Closing {}: the peer broke the IDTS ring protocol: {}", this, e.getMessage());
+        ChannelOutboundBuffer out = unsafe().outboundBuffer();
+        if (out != null) {
+            // Writes that listeners of the failed promises make meanwhile are failed by the close that follows.
+            out.addFlush();
+            while (out.remove(e)) {
+                continue;
+            }
+        }
+        pipeline().fireExceptionCaught(e);
     }
 
     private void writeOutbound(ChannelOutboundBuffer in) throws Exception {
@@ -708,6 +732,8 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 return null;
             }
         } catch (IdtsProtocolException e) {
+            // The caller writes as usual instead, and finds the channel closed.
+            ((IdtsUnsafe) unsafe()).protocolViolation(e);
             return null;
         }
         return claims.claim(writer, size, config.getAllocator());
@@ -726,9 +752,15 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             claims.free(claim);
             throw new ClosedChannelException();
         }
-        claims.commit(claim, writer);
-        if (writer.publish()) {
-            connection.notifyPeer();
+        try {
+            claims.commit(claim, writer);
+            if (writer.publish()) {
+                connection.notifyPeer();
+            }
+        } catch (IdtsProtocolException e) {
+            // Found in the publication: the bytes may be in the ring, but the channel is done.
+            ((IdtsUnsafe) unsafe()).protocolViolation(e);
+            throw e;
         }
     }
 
@@ -1043,10 +1075,10 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
             return 1;
         }
 
+        /** A protocol violation found outside {@link #doWrite}: reported (once) and the channel closed. */
         @Override
         public void protocolViolation(IdtsProtocolException e) {
-            logger.warn("Closing {}: the peer broke the IDTS ring protocol: {}", this, e.getMessage());
-            pipeline().fireExceptionCaught(e);
+            reportViolation(e);
             close(voidPromise());
         }
 
@@ -1089,6 +1121,9 @@ public final class IdtsChannel extends AbstractChannel implements DuplexChannel 
                 while (connection != null && !inputShutdown && reader.readableBytes() > 0) {
                     readRing();
                 }
+            } catch (IdtsProtocolException e) {
+                // The peer broke the protocol before it died: that is what the pipeline hears of, not its death.
+                protocolViolation(e);
             } catch (IOException e) {
                 logger.debug("Could not drain the ring of {} after its peer died", this, e);
             }

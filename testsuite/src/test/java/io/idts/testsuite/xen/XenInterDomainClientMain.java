@@ -194,7 +194,19 @@ public final class XenInterDomainClientMain {
             refused("a control page whose list-page count does not match", hostile::listCountMismatch,
                     "list pages for 7 region pages");
             refused("a shared region without a header", hostile::regionWithoutHeader, "region magic");
+            refused("a list page of grant references never granted to the server",
+                    hostile::ungrantedRegionReferences, "");
+            closedByServer("a producer position beyond the descriptor queue", hostile::positionBeyondTheQueue);
+            closedByServer("an unknown producer state", hostile::unknownState);
+            closedByServer("reserved producer flag bits", hostile::reservedFlagBits);
+            closedByServer("a descriptor naming slice 64", hostile::descriptorNamingNoSlice);
+            closedByServer("100,000 events, the grant lists scribbled over, then an honest close",
+                    hostile::eventStormThenClose);
         }
+    }
+
+    private void closedByServer(String what, XenCheckLog.Check connection) {
+        log.check("hostile connection closed by the server, which serves on: " + what, connection);
     }
 
     private void refused(String what, XenCheckLog.Check request, String reason) {

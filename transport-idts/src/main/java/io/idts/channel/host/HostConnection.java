@@ -6,6 +6,7 @@ import io.idts.channel.backend.FdWatch;
 import io.idts.channel.backend.MappedConnection;
 import io.idts.channel.ring.RegionLayout;
 
+import io.idts.linux.Errno;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.NativeIoException;
 import io.idts.linux.NotificationSocket;
@@ -127,21 +128,30 @@ public final class HostConnection extends MappedConnection {
 
     /** The rendezvous socket is readable after the handshake: the peer hung up (or broke the protocol). */
     private void onSocketReady() {
+        IdtsProtocolException violation = null;
         ReceivedMessage message;
         try {
             message = UnixDomainSocket.receive(socketFd, probe, 0, probe.length, 0);
-        } catch (IOException e) {
-            // ECONNRESET and the like: the peer's end is gone, as with an orderly hang-up.
+        } catch (NativeIoException e) {
             message = null;
+            if (e.errno() == NativeIoException.NO_ERRNO) {
+                // Bytes came with descriptors (which receive() closed): a live peer broke the protocol.
+                violation = new IdtsProtocolException("the peer sent data with file descriptors on the rendezvous "
+                        + "socket after the handshake, where the protocol allows none (" + e.getMessage() + ')');
+            }
+            // Otherwise ECONNRESET and the like: the peer's end is gone, as with an orderly hang-up.
         }
         if (message != null && message.bytes() < 0) {
             return;
         }
         // Either way the socket has nothing more to say; a level-triggered watch would keep reporting it.
         cancelSocketWatch();
-        if (message != null && message.bytes() > 0) {
-            events.protocolViolation(new IdtsProtocolException(
-                    "the peer sent data on the rendezvous socket after the handshake"));
+        if (violation == null && message != null && message.bytes() > 0) {
+            violation = new IdtsProtocolException("the peer sent data on the rendezvous socket after the handshake, "
+                    + "where the protocol allows none");
+        }
+        if (violation != null) {
+            events.protocolViolation(violation);
         } else {
             reportPeerGone();
         }
@@ -149,7 +159,15 @@ public final class HostConnection extends MappedConnection {
 
     @Override
     public void notifyPeer() throws IOException {
-        NotificationSocket.signal(notificationFd);
+        try {
+            NotificationSocket.signal(notificationFd);
+        } catch (NativeIoException e) {
+            if (e.errno() != Errno.EPIPE && e.errno() != Errno.ECONNRESET) {
+                throw e;
+            }
+            // The peer closed its end: it closed the connection (its state says so) or died (the rendezvous socket's
+            // hang-up says so). Either way there is nobody left to wake, and the channel hears of it from those.
+        }
     }
 
     @Override
