@@ -143,7 +143,7 @@ final class ChurnClients {
         try {
             while (running.getAsBoolean()) {
                 try {
-                    sockets.add(UnixDomainSocket.connect(address.abstractSocketName()));
+                    sockets.add(UnixDomainSocket.connectToPath(address.socketPath()));
                 } catch (Exception e) {
                     // The server is gone or its backlog full: try again.
                 }

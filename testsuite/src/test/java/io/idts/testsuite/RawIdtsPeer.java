@@ -47,7 +47,7 @@ import static io.idts.channel.ring.RegionLayout.STATE_OUTPUT_SHUTDOWN;
  * reply codes come from {@link RegionLayout} and {@link HostHandshake}, so that the layout is defined once.
  *
  * <p>It connects through the host handshake (a sealed memfd and one end of a notification socket pair passed over the
- * abstract rendezvous socket with the HELLO), produces ring 0 (publishing with release semantics, notifying the
+ * rendezvous socket with the HELLO), produces ring 0 (publishing with release semantics, notifying the
  * acceptor only when its {@code WAITING_FOR_DATA} flag is set, sleeping with {@code WAITING_FOR_SPACE} when the ring is
  * full), consumes ring 1 (sleeping with {@code WAITING_FOR_DATA}, notifying when the acceptor waits for space), shuts
  * its output down by raising its state to {@code OUTPUT_SHUTDOWN}, and closes by raising it to {@code CLOSED} and then

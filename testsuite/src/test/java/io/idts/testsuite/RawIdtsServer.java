@@ -17,12 +17,15 @@ import java.net.SocketTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The accepting side of {@link RawIdtsPeer}: an IDTS listener written straight against the host handshake
  * (docs/protocol.md), without Netty and without the transport's {@code HostListener}, so that tests can play a
- * hostile server against a real {@link IdtsChannel} client. It listens on the address's abstract socket, accepts a
+ * hostile server against a real {@link IdtsChannel} client. It listens on the address's rendezvous socket file, accepts a
  * connection and receives its HELLO ({@link #awaitHello}); the test then decides the reply: an honest
  * {@link Hello#accept()} that returns a {@link RawIdtsPeer} producing ring 1 and consuming ring 0, a refusal with any
  * code, any bytes or descriptors, or a hang-up. Only the offsets and codes come from {@link RegionLayout} and
@@ -37,10 +40,13 @@ public final class RawIdtsServer implements Closeable {
     private final IdtsAddress address;
     private int listenFd;
 
-    /** Listens on {@code address}'s abstract socket name. */
+    /** Listens on {@code address}'s rendezvous socket file (replacing a stale one), removed again by {@link #close}. */
     public RawIdtsServer(IdtsAddress address) throws IOException {
         this.address = address;
-        listenFd = UnixDomainSocket.listen(address.abstractSocketName(), BACKLOG);
+        Path path = Paths.get(address.socketPath());
+        Files.createDirectories(path.getParent());
+        Files.deleteIfExists(path);
+        listenFd = UnixDomainSocket.listenOnPath(path.toString(), BACKLOG);
     }
 
     public IdtsAddress address() {
@@ -79,6 +85,13 @@ public final class RawIdtsServer implements Closeable {
 
     @Override
     public void close() {
+        if (listenFd >= 0) {
+            try {
+                Files.deleteIfExists(Paths.get(address.socketPath()));
+            } catch (IOException e) {
+                // The next RawIdtsServer or real server on the address replaces it.
+            }
+        }
         FileDescriptors.closeQuietly(listenFd);
         listenFd = -1;
     }

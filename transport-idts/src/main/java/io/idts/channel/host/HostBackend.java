@@ -8,7 +8,7 @@ import io.netty.channel.EventLoop;
 
 /**
  * The host backend: processes of one Linux host, a sealed memfd region and one end of a notification socket pair
- * handed over a Unix-domain socket in the abstract namespace (see {@code docs/protocol.md}, "Host handshake").
+ * handed over the Unix-domain socket file of the rendezvous directory (see {@code docs/protocol.md}, "Host handshake").
  */
 public final class HostBackend implements IdtsBackend {
 
