@@ -25,8 +25,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * The accepting side of {@link RawIdtsPeer}: an IDTS listener written straight against the host handshake
  * (docs/protocol.md), without Netty and without the transport's {@code HostListener}, so that tests can play a
- * hostile server against a real {@link IdtsChannel} client. It listens on the address's rendezvous socket file, accepts a
- * connection and receives its HELLO ({@link #awaitHello}); the test then decides the reply: an honest
+ * hostile server against a real {@link IdtsChannel} client. It listens on the address's rendezvous socket file,
+ * accepts a connection and receives its HELLO ({@link #awaitHello}); the test then decides the reply: an honest
  * {@link Hello#accept()} that returns a {@link RawIdtsPeer} producing ring 1 and consuming ring 0, a refusal with any
  * code, any bytes or descriptors, or a hang-up. Only the offsets and codes come from {@link RegionLayout} and
  * {@link HostHandshake}.
