@@ -33,12 +33,12 @@ import java.util.Map;
  */
 final class TcpRoute extends ChannelInboundHandlerAdapter {
 
-    private final IdtsChannel channel;
+    private final AbstractIdtsChannel channel;
     private final ChannelPipeline pipeline;
     private Channel tcp;
     private ChannelFuture connect;
 
-    private TcpRoute(IdtsChannel channel) {
+    private TcpRoute(AbstractIdtsChannel channel) {
         this.channel = channel;
         this.pipeline = channel.pipeline();
     }
@@ -48,7 +48,7 @@ final class TcpRoute extends ChannelInboundHandlerAdapter {
      * (see {@link #reportConnect()}). An unresolved address is resolved first, as {@code Bootstrap} resolves any
      * address.
      */
-    static TcpRoute connect(IdtsChannel channel, InetSocketAddress address, int timeoutMillis) {
+    static TcpRoute connect(AbstractIdtsChannel channel, InetSocketAddress address, int timeoutMillis) {
         TcpRoute route = new TcpRoute(channel);
         IdtsChannelConfig config = channel.config();
         Bootstrap bootstrap = new Bootstrap()
@@ -73,8 +73,8 @@ final class TcpRoute extends ChannelInboundHandlerAdapter {
     }
 
     /**
-     * Reports the outcome of the connect to {@link IdtsChannel#tcpConnected()} or
-     * {@link IdtsChannel#tcpConnectFailed(Throwable)}; called once the IDTS channel holds this route, as a connect
+     * Reports the outcome of the connect to {@link AbstractIdtsChannel#tcpConnected()} or
+     * {@link AbstractIdtsChannel#tcpConnectFailed(Throwable)}; called once the IDTS channel holds this route, as a connect
      * to a local address may be done already.
      */
     void reportConnect() {
