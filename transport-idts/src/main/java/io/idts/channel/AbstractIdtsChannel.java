@@ -681,8 +681,8 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
                         break;
                     }
                     if (zeroCopy && views.canView(maxPinnedSlices)) {
-                        // As large as the RecvByteBufAllocator would have made the buffer (it still sizes each read), and
-                        // within one slice: readable is what the slice being read offers.
+                        // As large as the RecvByteBufAllocator would have made the buffer (it still sizes each
+                        // read), and within one slice: readable is what the slice being read offers.
                         int guess = allocHandle.guess();
                         int length = Math.min(readable, guess > 0 ? guess : readable);
                         buf = views.take(length, config().getAllocator());
