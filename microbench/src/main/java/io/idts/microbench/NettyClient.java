@@ -12,7 +12,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.handler.codec.http.DefaultFullHttpRequest;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -229,27 +228,93 @@ final class NettyClient implements AutoCloseable {
         }
     }
 
-    /** Sends a ping, waits for all of its echo, records the round trip, sends the next; until the load stops. */
-    static final class PingHandler extends ChannelInboundHandlerAdapter {
-        private final Pings load;
+    /**
+     * One party of a load of requests and answers: sends a request, waits for its whole answer, records the time,
+     * sends the next; until the load stops. A closed connection or an exception before then fails the load.
+     */
+    abstract static class RequestAnswerHandler extends ChannelInboundHandlerAdapter {
+        private final Load.Pings load;
+        private final String closedMessage;
         private ChannelHandlerContext ctx;
-        private int received;
         private long sentNanos;
         private boolean finished;
 
+        RequestAnswerHandler(Load.Pings load, String closedMessage) {
+            this.load = load;
+            this.closedMessage = closedMessage;
+        }
+
+        @Override
+        public final void handlerAdded(ChannelHandlerContext ctx) {
+            this.ctx = ctx;
+        }
+
+        /** Writes the next request, timed from now. */
+        final void send() {
+            sentNanos = System.nanoTime();
+            ctx.writeAndFlush(request(), ctx.voidPromise());
+        }
+
+        /** A new request (a new message each time: the write releases it). */
+        abstract Object request();
+
+        /** The whole answer came, at {@code now}: recorded, then the next request, unless the load stops. */
+        final void answered(long now) {
+            load.record(now - sentNanos);
+            if (load.stopping()) {
+                finish();
+            } else {
+                send();
+            }
+        }
+
+        /** The answer is wrong: the load fails and this party stops. */
+        final void wrongAnswer(String what) {
+            load.fail(new IllegalStateException(what));
+            finish();
+            ctx.close();
+        }
+
+        private void finish() {
+            if (!finished) {
+                finished = true;
+                load.partyStopped();
+            }
+        }
+
+        @Override
+        public final void channelInactive(ChannelHandlerContext ctx) {
+            if (!finished && !load.stopping()) {
+                load.fail(new IOException(closedMessage));
+            }
+            finish();
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public final void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (!load.stopping()) {
+                load.fail(cause);
+            }
+            finish();
+            ctx.close();
+        }
+    }
+
+    /** Sends a ping, waits for all of its echo, records the round trip, sends the next; until the load stops. */
+    static final class PingHandler extends RequestAnswerHandler {
+        private final Pings load;
+        private int received;
+
         PingHandler(Pings load) {
+            super(load, "the server closed a connection in the middle of ping-pongs");
             this.load = load;
         }
 
         @Override
-        public void handlerAdded(ChannelHandlerContext ctx) {
-            this.ctx = ctx;
-        }
-
-        void send() {
+        Object request() {
             received = 0;
-            sentNanos = System.nanoTime();
-            ctx.writeAndFlush(load.payload.duplicate(), ctx.voidPromise());
+            return load.payload.duplicate();
         }
 
         @Override
@@ -262,42 +327,10 @@ final class NettyClient implements AutoCloseable {
             }
             long now = System.nanoTime();
             if (received > load.size) {
-                load.fail(new IllegalStateException("echo of " + received + " bytes for a ping of " + load.size));
-                finish();
-                ctx.close();
+                wrongAnswer("echo of " + received + " bytes for a ping of " + load.size);
                 return;
             }
-            load.record(now - sentNanos);
-            if (load.stopping()) {
-                finish();
-            } else {
-                send();
-            }
-        }
-
-        private void finish() {
-            if (!finished) {
-                finished = true;
-                load.partyStopped();
-            }
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext ctx) {
-            if (!finished && !load.stopping()) {
-                load.fail(new IOException("the server closed a connection in the middle of ping-pongs"));
-            }
-            finish();
-            ctx.fireChannelInactive();
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (!load.stopping()) {
-                load.fail(cause);
-            }
-            finish();
-            ctx.close();
+            answered(now);
         }
     }
 
@@ -536,72 +569,35 @@ final class NettyClient implements AutoCloseable {
      * Sends a GET, waits for its whole response (aggregated), checks it, records the request's time and sends the
      * next; until the load stops.
      */
-    static final class HttpRequestHandler extends SimpleChannelInboundHandler<FullHttpResponse> {
-        private final HttpRequests load;
-        private ChannelHandlerContext ctx;
-        private long sentNanos;
-        private boolean finished;
+    static final class HttpRequestHandler extends RequestAnswerHandler {
 
         HttpRequestHandler(HttpRequests load) {
-            this.load = load;
+            super(load, "the HTTP server closed a keep-alive connection");
         }
 
         @Override
-        public void handlerAdded(ChannelHandlerContext ctx) {
-            this.ctx = ctx;
-        }
-
-        void send() {
+        Object request() {
             FullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/",
                     Unpooled.EMPTY_BUFFER);
             request.headers().set(HttpHeaderNames.HOST, "localhost");
-            sentNanos = System.nanoTime();
-            ctx.writeAndFlush(request, ctx.voidPromise());
+            return request;
         }
 
         @Override
-        protected void channelRead0(ChannelHandlerContext ctx, FullHttpResponse response) {
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
             long now = System.nanoTime();
-            if (!response.status().equals(HttpResponseStatus.OK)
-                    || response.content().readableBytes() != ServerHandlers.HTTP_BODY_SIZE) {
-                load.fail(new IllegalStateException("HTTP response " + response.status() + " with "
-                        + response.content().readableBytes() + " bytes, expected 200 OK with "
-                        + ServerHandlers.HTTP_BODY_SIZE));
-                finish();
-                ctx.close();
-                return;
+            FullHttpResponse response = (FullHttpResponse) msg;
+            try {
+                if (!response.status().equals(HttpResponseStatus.OK)
+                        || response.content().readableBytes() != ServerHandlers.HTTP_BODY_SIZE) {
+                    wrongAnswer("HTTP response " + response.status() + " with " + response.content().readableBytes()
+                            + " bytes, expected 200 OK with " + ServerHandlers.HTTP_BODY_SIZE);
+                    return;
+                }
+            } finally {
+                response.release();
             }
-            load.record(now - sentNanos);
-            if (load.stopping()) {
-                finish();
-            } else {
-                send();
-            }
-        }
-
-        private void finish() {
-            if (!finished) {
-                finished = true;
-                load.partyStopped();
-            }
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext ctx) {
-            if (!finished && !load.stopping()) {
-                load.fail(new IOException("the HTTP server closed a keep-alive connection"));
-            }
-            finish();
-            ctx.fireChannelInactive();
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            if (!load.stopping()) {
-                load.fail(cause);
-            }
-            finish();
-            ctx.close();
+            answered(now);
         }
     }
 }
