@@ -74,7 +74,7 @@ class IdtsHostilePeerTest {
     @ParameterizedTest(name = "spin {0} ns")
     @ValueSource(longs = { 0, IdtsSocketTestPermutation.SPIN_TIME_NANOS })
     void producerPositionBeyondTheCapacityClosesTheChannel(long spin) throws Exception {
-        // Protocol version 2: the position counts descriptors, at most 1024 (the queue) past the consumer's.
+        // Since protocol version 2 the position counts descriptors, at most 1024 (the queue) past the consumer's.
         assertRejected(spin, "position", peer -> peer.forgeProducerPosition(peer.producerPosition() + 1025));
     }
 

@@ -48,7 +48,8 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChannel {
 
-    private static final InternalLogger logger = InternalLoggerFactory.getInstance(AbstractIdtsChannel.class);
+    /** Named after the public class: users set the level of {@code io.idts.channel.IdtsChannel}. */
+    private static final InternalLogger logger = InternalLoggerFactory.getInstance(IdtsChannel.class);
 
     private static final String EXPECTED_TYPES = " (expected: " + StringUtil.simpleClassName(ByteBuf.class) + ", "
             + StringUtil.simpleClassName(FileRegion.class) + ')';

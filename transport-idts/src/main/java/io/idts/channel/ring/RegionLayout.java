@@ -10,7 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * The layout of a shared region, version 2 (docs/protocol.md is the normative text): every offset of every field is
+ * The layout of a shared region, version 3 (docs/protocol.md is the normative text): every offset of every field is
  * named here and nowhere else. An instance holds the two ring capacities of one region, read from its header exactly
  * once (by {@link #initialize} or {@link #validate}), so nothing re-reads header fields the peer could change later.
  *
