@@ -11,20 +11,18 @@ import java.util.Arrays;
 import java.util.Objects;
 
 /**
- * {@code AF_UNIX SOCK_STREAM} sockets in the Linux abstract namespace ({@code sun_path[0] == 0}), so
- * nothing is ever created in the file system and the name disappears with the last socket bound to it; or bound to a
- * file system path ({@link #listenOnPath}, {@link #connectToPath}), reachable from any network namespace.
- * Every socket made here is {@code SOCK_NONBLOCK | SOCK_CLOEXEC}; received descriptors are close-on-exec.
+ * {@code AF_UNIX SOCK_STREAM} sockets bound to a file system path ({@link #listenOnPath}, {@link #connectToPath}),
+ * reachable from any network namespace that sees the file, with {@code SCM_RIGHTS} and {@code SO_PEERCRED}. Every
+ * socket made here is {@code SOCK_NONBLOCK | SOCK_CLOEXEC}; received descriptors are close-on-exec.
  *
- * <p>Names exclude the leading NUL, are encoded in UTF-8 and are at most {@value #MAX_NAME_BYTES} bytes.
- * In messages they are shown as {@code @name}, as {@code ss} shows them.
+ * <p>Paths are encoded in UTF-8 and are at most {@value #MAX_PATH_BYTES} bytes.
  *
  * <p>Internal API.
  */
 public final class UnixDomainSocket {
 
-    /** {@code sizeof(sun_path)} (108) less the leading NUL that selects the abstract namespace. */
-    public static final int MAX_NAME_BYTES = 107;
+    /** {@code sizeof(sun_path)} (108) less the terminating NUL. */
+    public static final int MAX_PATH_BYTES = 107;
     /** {@code SCM_MAX_FD}: the most descriptors the kernel accepts in one message. */
     public static final int MAX_FDS_PER_MESSAGE = 253;
 
@@ -46,7 +44,6 @@ public final class UnixDomainSocket {
     /** {@code sizeof(sa_family_t)}: sun_path follows it. */
     private static final int SUN_FAMILY_SIZE = 2;
     /** The NUL in sun_path[0]. */
-    private static final int ABSTRACT_PREFIX_SIZE = 1;
 
     /** {@code struct ucred { pid_t pid; uid_t uid; gid_t gid; }} followed by the socklen_t optlen. */
     private static final int UCRED_PID = 0;
@@ -59,53 +56,9 @@ public final class UnixDomainSocket {
     }
 
     /**
-     * A listening socket bound to {@code abstractName} ({@code socket}, {@code bind}, {@code listen}).
-     *
-     * @throws NativeIoException with errno {@link Errno#EADDRINUSE} if the name is already in use
-     */
-    public static int listen(String abstractName, int backlog) throws NativeIoException {
-        byte[] address = abstractAddress(abstractName);
-        ObjectUtil.checkPositiveOrZero(backlog, "backlog");
-        LinuxHost.ensureAvailability();
-        int fd = newSocket();
-        if (LibC.bind(fd, address, address.length) != 0) {
-            int errno = LibC.errno();
-            LibC.close(fd);
-            throw new NativeIoException("bind", errno, errno == Errno.EADDRINUSE
-                    ? "abstract socket name " + display(abstractName) + " is already in use"
-                    : "abstract socket name " + display(abstractName));
-        }
-        if (LibC.listen(fd, backlog) != 0) {
-            int errno = LibC.errno();
-            LibC.close(fd);
-            throw new NativeIoException("listen", errno, "abstract socket name " + display(abstractName));
-        }
-        return fd;
-    }
-
-    /**
-     * A socket connected to {@code abstractName}. A Unix-domain connect completes at once or fails; it
-     * never returns {@code EINPROGRESS}.
-     *
-     * @throws NativeIoException with errno {@link Errno#ECONNREFUSED} if nobody listens on the name, or
-     *         {@link Errno#EAGAIN} if the listener's backlog is full (the socket is closed)
-     */
-    public static int connect(String abstractName) throws NativeIoException {
-        byte[] address = abstractAddress(abstractName);
-        LinuxHost.ensureAvailability();
-        int fd = newSocket();
-        if (LibC.connect(fd, address, address.length) != 0) {
-            int errno = LibC.errno();
-            LibC.close(fd);
-            throw new NativeIoException("connect", errno, "abstract socket name " + display(abstractName));
-        }
-        return fd;
-    }
-
-    /**
      * A listening socket bound to the file system path {@code path} ({@code socket}, {@code bind}, {@code listen}).
      * The socket file is created with the process's umask; the caller sets its mode and removes it when done.
-     * Unlike an abstract name, a path is reached from every network namespace that sees the file.
+     * A path, unlike a name in the abstract namespace, is reached from every network namespace that sees the file.
      *
      * @throws NativeIoException with errno {@link Errno#EADDRINUSE} if a file exists at {@code path}
      */
@@ -129,8 +82,8 @@ public final class UnixDomainSocket {
     }
 
     /**
-     * A socket connected to the file system path {@code path}; like {@link #connect(String)}, it completes at once
-     * or fails.
+     * A socket connected to the file system path {@code path}; a Unix-domain connect completes at once or
+     * fails; it never returns {@code EINPROGRESS}.
      *
      * @throws NativeIoException with errno {@link Errno#ENOENT} if there is no such file, {@link Errno#ECONNREFUSED}
      *         if nobody listens on it (a stale socket file), {@link Errno#EACCES} if this process may not write
@@ -309,39 +262,17 @@ public final class UnixDomainSocket {
         return fd;
     }
 
-    /**
-     * {@code struct sockaddr_un} for an abstract name, exactly {@code addrlen} bytes long: in the abstract
-     * namespace the address length delimits the name, so no trailing bytes may be passed.
-     */
-    private static byte[] abstractAddress(String abstractName) {
-        ObjectUtil.checkNonEmpty(abstractName, "abstractName");
-        byte[] name = abstractName.getBytes(StandardCharsets.UTF_8);
-        if (name.length > MAX_NAME_BYTES) {
-            throw new IllegalArgumentException("abstractName: " + display(abstractName) + " is " + name.length
-                    + " bytes in UTF-8 (expected: at most " + MAX_NAME_BYTES + " bytes)");
-        }
-        byte[] address = new byte[SUN_FAMILY_SIZE + ABSTRACT_PREFIX_SIZE + name.length];
-        ByteBuffer.wrap(address).order(ByteOrder.nativeOrder()).putShort((short) AF_UNIX);
-        // address[SUN_FAMILY_SIZE] stays 0: the NUL that selects the abstract namespace.
-        System.arraycopy(name, 0, address, SUN_FAMILY_SIZE + ABSTRACT_PREFIX_SIZE, name.length);
-        return address;
-    }
-
     /** {@code struct sockaddr_un} for a file system path: the path and its terminating NUL. */
     private static byte[] pathAddress(String path) {
         ObjectUtil.checkNonEmpty(path, "path");
         byte[] name = path.getBytes(StandardCharsets.UTF_8);
-        if (name.length > MAX_NAME_BYTES || path.indexOf('\0') >= 0) {
+        if (name.length > MAX_PATH_BYTES || path.indexOf('\0') >= 0) {
             throw new IllegalArgumentException("path: '" + path + "' is " + name.length
-                    + " bytes in UTF-8 (expected: at most " + MAX_NAME_BYTES + " bytes, no NUL)");
+                    + " bytes in UTF-8 (expected: at most " + MAX_PATH_BYTES + " bytes, no NUL)");
         }
         byte[] address = new byte[SUN_FAMILY_SIZE + name.length + 1];
         ByteBuffer.wrap(address).order(ByteOrder.nativeOrder()).putShort((short) AF_UNIX);
         System.arraycopy(name, 0, address, SUN_FAMILY_SIZE, name.length);
         return address;
-    }
-
-    private static String display(String abstractName) {
-        return '@' + abstractName;
     }
 }

@@ -4,10 +4,12 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.concurrent.ThreadLocalRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -23,7 +25,9 @@ class UnixDomainSocketTest {
     private static final int MAP_SIZE = 4096;
     private static final int[] NO_FDS = {};
 
-    /** Unique per test: other builds on this host share the abstract namespace. */
+    @TempDir
+    Path dir;
+    /** The socket file's path, in a directory of this test's own. */
     private String name;
     private int listener = -1;
     private int client = -1;
@@ -31,7 +35,7 @@ class UnixDomainSocketTest {
 
     @BeforeEach
     void name() {
-        name = "idts-test-" + ProcessHandle.current().pid() + '-' + Long.toHexString(ThreadLocalRandom.current().nextLong());
+        name = dir.resolve("socket").toString();
     }
 
     @AfterEach
@@ -42,17 +46,17 @@ class UnixDomainSocketTest {
     }
 
     private void connectPair() throws NativeIoException {
-        listener = UnixDomainSocket.listen(name, BACKLOG);
-        client = UnixDomainSocket.connect(name);
+        listener = UnixDomainSocket.listenOnPath(name, BACKLOG);
+        client = UnixDomainSocket.connectToPath(name);
         server = UnixDomainSocket.accept(listener);
         assertTrue(server >= 0, "accept returned " + server);
     }
 
     @Test
     void listenConnectAcceptAndExchangeBytes() throws Exception {
-        listener = UnixDomainSocket.listen(name, BACKLOG);
+        listener = UnixDomainSocket.listenOnPath(name, BACKLOG);
         assertEquals(-1, UnixDomainSocket.accept(listener), "nothing pending yet");
-        client = UnixDomainSocket.connect(name);
+        client = UnixDomainSocket.connectToPath(name);
         server = UnixDomainSocket.accept(listener);
         assertTrue(server >= 0);
         for (int fd : new int[] {listener, client, server}) {
@@ -180,28 +184,34 @@ class UnixDomainSocketTest {
     }
 
     @Test
-    void connectingToAnUnknownNameIsRefused() {
+    void connectingToAMissingPathIsEnoent() {
         int before = FileDescriptors.openCount();
-        NativeIoException e = assertThrows(NativeIoException.class, () -> UnixDomainSocket.connect(name));
-        assertEquals(Errno.ECONNREFUSED, e.errno());
+        NativeIoException e = assertThrows(NativeIoException.class, () -> UnixDomainSocket.connectToPath(name));
+        assertEquals(Errno.ENOENT, e.errno());
         assertEquals("connect", e.call());
-        assertTrue(e.getMessage().contains('@' + name), e.getMessage());
+        assertTrue(e.getMessage().contains(name), e.getMessage());
         assertEquals(before, FileDescriptors.openCount(), "the socket was closed");
     }
 
     @Test
-    void listeningTwiceOnOneNameIsEaddrinuse() throws Exception {
-        listener = UnixDomainSocket.listen(name, BACKLOG);
-        NativeIoException e = assertThrows(NativeIoException.class, () -> UnixDomainSocket.listen(name, BACKLOG));
+    void listeningTwiceOnOnePathIsEaddrinuse() throws Exception {
+        listener = UnixDomainSocket.listenOnPath(name, BACKLOG);
+        NativeIoException e = assertThrows(NativeIoException.class, () -> UnixDomainSocket.listenOnPath(name, BACKLOG));
         assertEquals(Errno.EADDRINUSE, e.errno());
-        assertTrue(e.getMessage().contains("@" + name + " is already in use"), e.getMessage());
+        assertTrue(e.getMessage().contains(name + " exists already"), e.getMessage());
     }
 
     @Test
-    void nameIsFreeAgainOnceTheListenerCloses() throws Exception {
-        int first = UnixDomainSocket.listen(name, BACKLOG);
+    void aClosedListenersFileRefusesConnectsUntilRemoved() throws Exception {
+        int first = UnixDomainSocket.listenOnPath(name, BACKLOG);
         FileDescriptors.close(first);
-        listener = UnixDomainSocket.listen(name, BACKLOG);
+        // Unlike an abstract name, the file outlives its socket: a stale entry, refused, in the way of a new listener.
+        NativeIoException stale = assertThrows(NativeIoException.class, () -> UnixDomainSocket.connectToPath(name));
+        assertEquals(Errno.ECONNREFUSED, stale.errno());
+        assertEquals(Errno.EADDRINUSE, assertThrows(NativeIoException.class,
+                () -> UnixDomainSocket.listenOnPath(name, BACKLOG)).errno());
+        Files.delete(Path.of(name));
+        listener = UnixDomainSocket.listenOnPath(name, BACKLOG);
         assertTrue(listener >= 0);
     }
 
@@ -251,21 +261,21 @@ class UnixDomainSocketTest {
     }
 
     @Test
-    void tooLongNamesAreRejected() throws Exception {
-        String longest = name + "x".repeat(UnixDomainSocket.MAX_NAME_BYTES - name.length());
+    void tooLongPathsAreRejected() throws Exception {
+        String longest = name + "x".repeat(UnixDomainSocket.MAX_PATH_BYTES - name.length());
         assertEquals(107, longest.getBytes(StandardCharsets.UTF_8).length);
-        listener = UnixDomainSocket.listen(longest, BACKLOG);
-        client = UnixDomainSocket.connect(longest);
+        listener = UnixDomainSocket.listenOnPath(longest, BACKLOG);
+        client = UnixDomainSocket.connectToPath(longest);
         server = UnixDomainSocket.accept(listener);
         assertTrue(server >= 0);
 
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> UnixDomainSocket.listen(longest + "x", BACKLOG));
+                () -> UnixDomainSocket.listenOnPath(longest + "x", BACKLOG));
         assertTrue(e.getMessage().contains("107"), e.getMessage());
-        assertThrows(IllegalArgumentException.class, () -> UnixDomainSocket.connect(longest + "x"));
+        assertThrows(IllegalArgumentException.class, () -> UnixDomainSocket.connectToPath(longest + "x"));
         // 54 two-byte characters: 54 chars, 108 bytes.
-        assertThrows(IllegalArgumentException.class, () -> UnixDomainSocket.connect("\u00e9".repeat(54)));
-        assertThrows(IllegalArgumentException.class, () -> UnixDomainSocket.listen("", BACKLOG));
+        assertThrows(IllegalArgumentException.class, () -> UnixDomainSocket.connectToPath("\u00e9".repeat(54)));
+        assertThrows(IllegalArgumentException.class, () -> UnixDomainSocket.listenOnPath("", BACKLOG));
     }
 
     @Test
