@@ -1,6 +1,5 @@
 package io.idts.testsuite;
 
-import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsChannelOption;
 import io.idts.channel.IdtsProtocolException;
 import io.idts.channel.ProcessResources;

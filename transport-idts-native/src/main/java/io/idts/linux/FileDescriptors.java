@@ -17,7 +17,6 @@ public final class FileDescriptors {
     private static final int PATH_MAX = 4096;
     private static final String PROC_SELF_FD = "/proc/self/fd";
     private static final String UNKNOWN = "?";
-    private static final String EVENTFD_LINK = "anon_inode:[eventfd]";
 
     private FileDescriptors() {
     }
@@ -75,11 +74,6 @@ public final class FileDescriptors {
             return UNKNOWN;
         }
         return new String(target, 0, (int) length, StandardCharsets.UTF_8);
-    }
-
-    /** Whether {@code fd} is an open eventfd. */
-    public static boolean isEventFd(int fd) {
-        return EVENTFD_LINK.equals(describe(fd));
     }
 
     /**

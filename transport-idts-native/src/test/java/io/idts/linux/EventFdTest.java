@@ -19,7 +19,7 @@ class EventFdTest {
     void createMakesANonBlockingCloseOnExecEventfd() throws Exception {
         int fd = EventFd.create();
         try {
-            assertTrue(FileDescriptors.isEventFd(fd));
+            assertTrue(EventFd.isEventFd(fd));
             assertTrue(Procfs.isNonBlocking(fd));
             assertTrue(Procfs.isCloseOnExec(fd));
         } finally {

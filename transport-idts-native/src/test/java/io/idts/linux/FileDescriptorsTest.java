@@ -79,13 +79,13 @@ class FileDescriptorsTest {
             assertEquals("anon_inode:[eventfd]", FileDescriptors.describe(eventFd));
             assertTrue(FileDescriptors.describe(memFd).startsWith("/memfd:idts-describe"),
                     FileDescriptors.describe(memFd));
-            assertTrue(FileDescriptors.isEventFd(eventFd));
-            assertFalse(FileDescriptors.isEventFd(memFd));
+            assertTrue(EventFd.isEventFd(eventFd));
+            assertFalse(EventFd.isEventFd(memFd));
         } finally {
             FileDescriptors.close(eventFd);
             FileDescriptors.close(memFd);
         }
         assertEquals("?", FileDescriptors.describe(-1));
-        assertFalse(FileDescriptors.isEventFd(eventFd));
+        assertFalse(EventFd.isEventFd(eventFd));
     }
 }

@@ -102,7 +102,7 @@ class UnixDomainSocketTest {
                 assertFalse(fd == memFd || fd == eventFd || fd == otherMemFd, "a new descriptor");
             }
             assertTrue(FileDescriptors.describe(received[0]).startsWith("/memfd:idts-passed"));
-            assertTrue(FileDescriptors.isEventFd(received[1]));
+            assertTrue(EventFd.isEventFd(received[1]));
             assertTrue(FileDescriptors.describe(received[2]).startsWith("/memfd:idts-passed-2"));
             assertEquals(MemFd.SIZE_SEALS, MemFd.seals(received[0]) & MemFd.SIZE_SEALS);
 

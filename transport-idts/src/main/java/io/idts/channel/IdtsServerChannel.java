@@ -1,7 +1,6 @@
 package io.idts.channel;
 
 import io.idts.channel.backend.IdtsBackend;
-import io.idts.channel.host.HostHandshake;
 
 import io.netty.channel.AbstractServerChannel;
 import io.netty.channel.Channel;

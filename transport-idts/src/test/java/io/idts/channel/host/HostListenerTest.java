@@ -12,7 +12,6 @@ import io.idts.channel.IdtsServerChannel;
 import io.idts.channel.IdtsServerChannelConfig;
 import io.idts.channel.ProcessResources;
 import io.idts.channel.ring.RegionLayout;
-import io.idts.linux.EventFd;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.MemFd;
 import io.idts.linux.NotificationSocket;
@@ -154,8 +153,10 @@ class HostListenerTest {
 
     @Test
     void regionThatIsNotAMemfdIsRefused() throws Exception {
-        // An eventfd in place of the memfd: it has no seals, so nothing stops it from changing size.
-        int notAMemfd = EventFd.create();
+        // A socket in place of the memfd: it has no seals, so nothing could stop it from changing size.
+        int[] pair = NotificationSocket.createPair();
+        FileDescriptors.closeQuietly(pair[1]);
+        int notAMemfd = pair[0];
         assertEquals(HostHandshake.BAD_REGION, handshake(HostHandshake.encodeHello("attacker"), notAMemfd, true));
     }
 
@@ -544,7 +545,9 @@ class HostListenerTest {
     /** After all that, the server is unharmed: a real client connects and echoes. */
     @Test
     void serverKeepsAcceptingAfterRefusals() throws Exception {
-        assertEquals(HostHandshake.BAD_REGION, handshake(HostHandshake.encodeHello("attacker"), EventFd.create(), true));
+        int[] pair = NotificationSocket.createPair();
+        FileDescriptors.closeQuietly(pair[1]);
+        assertEquals(HostHandshake.BAD_REGION, handshake(HostHandshake.encodeHello("attacker"), pair[0], true));
         CompletableFuture<String> echo = new CompletableFuture<>();
         Channel client = new Bootstrap().group(group).channel(IdtsChannel.class)
                 .handler(new ChannelInboundHandlerAdapter() {

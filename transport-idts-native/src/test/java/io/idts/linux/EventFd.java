@@ -4,16 +4,13 @@ import com.sun.jna.Memory;
 import io.netty.util.concurrent.FastThreadLocal;
 
 /**
- * eventfd notifications. Every eventfd made here is {@code EFD_CLOEXEC | EFD_NONBLOCK}.
- *
- * <p>{@link #signal} and {@link #drain} are on the data path, so they allocate nothing: the value goes
- * to glibc's {@code eventfd_write} by value, and {@code eventfd_read} fills an 8-byte buffer per thread.
- * They do not re-check {@link LinuxHost#ensureAvailability()}: the fd they get proves it was made here.
- *
- * <p>Internal API.
+ * eventfds, for the tests: a descriptor of another kind than a socket or a memfd, and the notifications protocol
+ * version 2 used (version 3 notifies over a socket pair: an eventfd's {@code O_NONBLOCK} is shared with the peer,
+ * see {@link NotificationSocket}). Every eventfd made here is {@code EFD_CLOEXEC | EFD_NONBLOCK}.
  */
-public final class EventFd {
+final class EventFd {
 
+    private static final String EVENTFD_LINK = "anon_inode:[eventfd]";
     private static final int EFD_CLOEXEC = 02000000;
     private static final int EFD_NONBLOCK = 04000;
     private static final int INITIAL_VALUE = 0;
@@ -28,6 +25,11 @@ public final class EventFd {
     };
 
     private EventFd() {
+    }
+
+    /** Whether {@code fd} is an open eventfd. */
+    static boolean isEventFd(int fd) {
+        return EVENTFD_LINK.equals(FileDescriptors.describe(fd));
     }
 
     /** A new eventfd with counter 0; the caller owns it. */
