@@ -784,7 +784,10 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
             return 1;
         }
 
-        /** A protocol violation found outside {@link AbstractIdtsChannel#doWrite}: reported (once) and the channel closed. */
+        /**
+         * A protocol violation found outside {@link AbstractIdtsChannel#doWrite}: reported (once) and the channel
+         * closed.
+         */
         @Override
         public void protocolViolation(IdtsProtocolException e) {
             reportViolation(e);
