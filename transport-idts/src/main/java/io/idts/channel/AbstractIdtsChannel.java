@@ -35,6 +35,7 @@ import java.net.SocketAddress;
 import java.nio.channels.AlreadyConnectedException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.ConnectionPendingException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -64,7 +65,9 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
     enum State { OPEN, CONNECTING, ACTIVE, CLOSED }
 
     private final FileRegionTransfer fileRegions = new FileRegionTransfer();
-    final TransmitClaims claims = new TransmitClaims();
+    final TransmitClaims claims = new TransmitClaims(this::claimEnded);
+    /** A flush found a transmit claim open and left its writes for when the claim ends. Any thread. */
+    private volatile boolean flushWaitsForClaim;
     volatile State state;
     volatile IdtsAddress localAddress;
     volatile IdtsAddress remoteAddress;
@@ -321,6 +324,12 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
         if (reader.peerState() == RegionLayout.STATE_CLOSED) {
             throw new IOException("the peer of " + this + " closed the channel; nothing more can be written to it");
         }
+        if (claims.isOpen()) {
+            // The claim's bytes come first, at the ring's write index: nothing may be written there before they are
+            // committed (or the claim given up). The writes wait; the claim's end flushes them.
+            flushWaitsForClaim = true;
+            return;
+        }
         int spinsLeft = config().getWriteSpinCount();
         try {
             for (;;) {
@@ -473,6 +482,18 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
         TcpRoute tcp = this.tcp;
         if (tcp != null) {
             tcp.setAutoRead(autoRead);
+        }
+    }
+
+    /** Any thread: the open transmit claim ended; a flush that waited for it goes on, on the loop. */
+    private void claimEnded() {
+        if (flushWaitsForClaim) {
+            flushWaitsForClaim = false;
+            try {
+                eventLoop().execute(((IdtsUnsafe) unsafe()).flushTask);
+            } catch (RejectedExecutionException e) {
+                // The loop is shutting down, and with it the channel: its writes fail with it.
+            }
         }
     }
 

@@ -24,6 +24,13 @@ final class TransmitClaims implements ViewByteBuf.Owner {
     /** The connection's region lifetime, kept after close for the claim still open then. */
     private volatile ReferenceCounted regionLifetime;
     private long claimedBytes;
+    /** Run when the open claim ends (committed, aborted or released, on any thread). */
+    private final Runnable claimEnded;
+
+    /** @param claimEnded run when the open claim ends, on the thread that ends it */
+    TransmitClaims(Runnable claimEnded) {
+        this.claimEnded = claimEnded;
+    }
 
     /** Claims of the region kept alive by {@code regionLifetime} from now on. */
     void attach(ReferenceCounted regionLifetime) {
@@ -74,6 +81,7 @@ final class TransmitClaims implements ViewByteBuf.Owner {
     void free(ByteBuf claim) {
         openToken = 0;
         claim.release();
+        claimEnded.run();
     }
 
     /** Any thread: a claim buffer's reference count dropped to zero (committed, aborted, or just released). */
@@ -81,6 +89,7 @@ final class TransmitClaims implements ViewByteBuf.Owner {
     public void released(ViewByteBuf buf, long token) {
         if (openToken == token) {
             openToken = 0; // released without commit: an abort
+            claimEnded.run();
         }
         ReferenceCounted lifetime = regionLifetime;
         if (lifetime != null) {

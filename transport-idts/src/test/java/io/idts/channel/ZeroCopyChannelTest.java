@@ -317,6 +317,65 @@ final class ZeroCopyChannelTest {
         client.close().sync();
     }
 
+    /**
+     * A flush while a claim is open: the claim's bytes are at the ring's write index, so the flushed write must wait
+     * until they are committed, then follow them (it was written over them: the receiver saw the flushed bytes twice
+     * and the claim's never). The same after an abort, and after a claim released without either.
+     */
+    @Test
+    void aFlushWhileAClaimIsOpenWaitsForTheClaimToEnd() throws Exception {
+        int claimed = 1000;
+        int flushed = 3000;
+        PatternReceiver receiver = new PatternReceiver(3L * (claimed + flushed));
+        bind(b -> { }, receiver);
+        IdtsChannel client = (IdtsChannel) connect(b -> b.option(IdtsChannelOption.RING_CAPACITY, SMALL_RING * 16));
+        long[] position = {0};
+        for (int round = 0; round < 3; round++) {
+            int end = round;
+            ChannelFuture write = client.eventLoop().submit(() -> {
+                ByteBuf claim = client.claim(claimed);
+                assertNotNull(claim, "claim");
+                ByteBuf later = client.alloc().directBuffer(flushed);
+                ChannelFuture flush;
+                if (end == 0) {
+                    StreamPattern.write(claim, position[0], claimed);
+                    StreamPattern.write(later, position[0] + claimed, flushed);
+                    flush = client.writeAndFlush(later);
+                    assertFalse(flush.isDone(), "the flush waits for the claim");
+                    client.commit(claim);
+                    position[0] += claimed + flushed;
+                } else {
+                    // Given up (abort, or released without commit or abort): the flushed bytes go first, then a
+                    // claim of the same bytes again, committed.
+                    StreamPattern.write(later, position[0], flushed);
+                    flush = client.writeAndFlush(later);
+                    if (end == 1) {
+                        client.abort(claim);
+                    } else {
+                        claim.release();
+                    }
+                    position[0] += flushed;
+                }
+                return flush;
+            }).get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            assertTrue(write.await(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+            assertTrue(write.isSuccess(), () -> "write failed: " + write.cause());
+            if (end != 0) {
+                long from = position[0];
+                client.eventLoop().submit(() -> {
+                    ByteBuf again = client.claim(claimed);
+                    assertNotNull(again, "claim after the flush");
+                    StreamPattern.write(again, from, claimed);
+                    client.commit(again);
+                    return null;
+                }).get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+                position[0] += claimed;
+            }
+        }
+        assertEquals(3L * (claimed + flushed), await(receiver.done()));
+        client.close().sync();
+    }
+
     @Test
     void claimedFramesStayInOrderWithOrdinaryWritesAndAcrossWraps() throws Exception {
         long total = 0;
