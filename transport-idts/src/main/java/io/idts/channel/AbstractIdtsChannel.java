@@ -326,9 +326,14 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
         }
         if (claims.isOpen()) {
             // The claim's bytes come first, at the ring's write index: nothing may be written there before they are
-            // committed (or the claim given up). The writes wait; the claim's end flushes them.
+            // committed (or the claim given up). The writes wait; the claim's end flushes them. The flag is set
+            // before the claim is looked at again: a claim released on another thread meanwhile either sees the
+            // flag or is seen ended here (both volatile).
             flushWaitsForClaim = true;
-            return;
+            if (claims.isOpen()) {
+                return;
+            }
+            flushWaitsForClaim = false;
         }
         int spinsLeft = config().getWriteSpinCount();
         try {
