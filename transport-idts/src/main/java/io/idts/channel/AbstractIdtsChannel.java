@@ -80,9 +80,9 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
     RingWriter writer;
     /** The reader of the connection, kept after close: the pinning counters read it from any thread. */
     volatile RingReader pinCounters;
-    IoRegistration registration;
+    private IoRegistration registration;
     private boolean watching;
-    IdtsBackend.PendingConnect connector;
+    private IdtsBackend.PendingConnect connector;
     private IdtsAddress requestedRemoteAddress;
     private ChannelPromise connectPromise;
     private Future<?> connectTimeoutFuture;
@@ -96,7 +96,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
     private Throwable idtsFailure;
     volatile IdtsRoute route;
     private boolean readStarted;
-    boolean readPending;
+    private boolean readPending;
     /** In {@link IdtsUnsafe#readRing()}: views released meanwhile give their slices back at its end. */
     private boolean readingRing;
     private boolean armedForData;
@@ -104,9 +104,9 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
     private boolean inputShutdownReadCompleteFired;
     private boolean peerGone;
     /** The first protocol violation found; reported once, then the channel closes. */
-    IdtsProtocolException violation;
+    private IdtsProtocolException violation;
     /** Zero-copy read bookkeeping, made at the first view; {@code null} while every read copied. */
-    SliceViews views;
+    private SliceViews views;
 
     // Counters: written on the event loop only, readable anywhere (they may lag a little there).
     long zeroCopyReadBytes;
