@@ -627,7 +627,12 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
                 return 0;
             }
             try {
-                if (armedForData) {
+                if (armedForData && (reader.readableBytes() > 0
+                        || reader.peerState() >= RegionLayout.STATE_OUTPUT_SHUTDOWN)) {
+                    // Bytes came: this loop polls the ring on every turn from now on, so the peer need not notify.
+                    // While nothing comes the flag stays set (it was fenced and the ring checked after it when it was
+                    // set): a loop that polls a thousand quiet channels writes none of their rings and fences none of
+                    // them when it blocks again.
                     armedForData = false;
                     reader.clearWaitingForData();
                 }
