@@ -38,6 +38,9 @@ class DirectoryLockTest {
     void tearDown() throws Exception {
         if (holder != null) {
             holder.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            // Its pipes, before NoFdLeaks counts.
+            holder.getInputStream().close();
+            holder.getOutputStream().close();
         }
         Files.delete(directory); // fails if the lock left anything in it
     }

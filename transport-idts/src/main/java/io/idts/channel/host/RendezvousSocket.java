@@ -88,7 +88,8 @@ final class RendezvousSocket {
         // bind its own, leaving the first listening on a name nobody can reach. A socket between its bind and its
         // listen also looks stale to a probe. Under the lock, every entry a server finds was made by a server that
         // is listening or gone.
-        try (DirectoryLock ignored = lockDirectory(address, directory)) {
+        DirectoryLock lock = lockDirectory(address, directory);
+        try {
             int fd = bindReplacingStaleEntry(address, path, backlog);
             boolean success = false;
             try {
@@ -104,6 +105,8 @@ final class RendezvousSocket {
                     Files.deleteIfExists(path);
                 }
             }
+        } finally {
+            lock.close();
         }
     }
 
@@ -135,7 +138,8 @@ final class RendezvousSocket {
         if (lock == null) {
             throw new BindException("IDTS address " + address + " cannot be bound: another process has held the lock "
                     + "of the rendezvous directory " + directory + " for " + DIRECTORY_LOCK_TIMEOUT_SECONDS + " s (a "
-                    + "server stopped while binding?); try again, or find that process with 'fuser " + directory + "'");
+                    + "server stopped or stuck while binding there; 'fuser -v " + directory + "' lists who has the "
+                    + "directory open); try again once it is gone");
         }
         return lock;
     }
