@@ -592,6 +592,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
 
         @Override
         public void notified() {
+            ioHandler().peerNotified();
             poll();
         }
 
