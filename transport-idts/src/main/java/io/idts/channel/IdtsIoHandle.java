@@ -26,7 +26,7 @@ interface IdtsIoHandle extends IoHandle {
 
     /**
      * How long the event loop should keep polling this handle's rings after it runs out of work, in nanoseconds;
-     * {@code 0} never spins.
+     * {@code 0} never spins; {@link IdtsChannelOption#SPIN_ADAPTIVE} lets the loop's {@link AdaptiveSpin} decide.
      */
     long spinTimeNanos();
 }
