@@ -77,8 +77,9 @@ final class NettyTransports {
         DefaultThreadFactory threads = new DefaultThreadFactory(threadName, true);
         switch (t) {
             case IDTS_SPIN:
+            case IDTS:
+            case IDTS_COPY:
             case IDTS_NOTIFY:
-            case IDTS_NOTIFY_COPY:
             case IDTS_KEEP:
                 return new IdtsEventLoopGroup(1, threads);
             case EPOLL_TCP:
@@ -103,8 +104,9 @@ final class NettyTransports {
     static Class<? extends ServerChannel> serverChannelClass(Transport t) {
         switch (t) {
             case IDTS_SPIN:
+            case IDTS:
+            case IDTS_COPY:
             case IDTS_NOTIFY:
-            case IDTS_NOTIFY_COPY:
             case IDTS_KEEP:
                 return IdtsServerChannel.class;
             case EPOLL_TCP:
@@ -123,8 +125,9 @@ final class NettyTransports {
     static Class<? extends Channel> channelClass(Transport t) {
         switch (t) {
             case IDTS_SPIN:
+            case IDTS:
+            case IDTS_COPY:
             case IDTS_NOTIFY:
-            case IDTS_NOTIFY_COPY:
             case IDTS_KEEP:
             case IDTS_FALLBACK:
                 return IdtsChannel.class;
@@ -151,11 +154,9 @@ final class NettyTransports {
                 b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, spinNanos);
                 break;
             case IDTS_NOTIFY:
-            case IDTS_KEEP:
                 b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
                 break;
-            case IDTS_NOTIFY_COPY:
-                b.childOption(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
+            case IDTS_COPY:
                 b.childOption(IdtsChannelOption.ZERO_COPY_READS, false);
                 break;
             case EPOLL_TCP:
@@ -180,11 +181,9 @@ final class NettyTransports {
                 b.option(IdtsChannelOption.SPIN_TIME_NANOS, spinNanos);
                 break;
             case IDTS_NOTIFY:
-            case IDTS_KEEP:
                 b.option(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
                 break;
-            case IDTS_NOTIFY_COPY:
-                b.option(IdtsChannelOption.SPIN_TIME_NANOS, 0L);
+            case IDTS_COPY:
                 b.option(IdtsChannelOption.ZERO_COPY_READS, false);
                 break;
             case EPOLL_TCP:
@@ -202,8 +201,9 @@ final class NettyTransports {
     static SocketAddress bindAddress(Transport t, String name) {
         switch (t) {
             case IDTS_SPIN:
+            case IDTS:
+            case IDTS_COPY:
             case IDTS_NOTIFY:
-            case IDTS_NOTIFY_COPY:
             case IDTS_KEEP:
                 return IdtsAddress.of(name);
             case EPOLL_TCP:

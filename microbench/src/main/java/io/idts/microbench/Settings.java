@@ -33,8 +33,8 @@ final class Settings {
      * The {@code bandwidth} preset's transports: IDTS with its defaults, with copying reads and with a keeping
      * receiver, and the IDTS client's TCP fallback, against the kernel's sockets and Aeron.
      */
-    static final List<Transport> BANDWIDTH_TRANSPORTS = List.of(Transport.IDTS_NOTIFY, Transport.IDTS_NOTIFY_COPY,
-            Transport.IDTS_KEEP, Transport.EPOLL_TCP, Transport.IDTS_FALLBACK, Transport.EPOLL_UDS, Transport.AERON_IPC);
+    static final List<Transport> BANDWIDTH_TRANSPORTS = List.of(Transport.IDTS, Transport.IDTS_COPY,
+            Transport.IDTS_NOTIFY, Transport.IDTS_KEEP, Transport.EPOLL_TCP, Transport.IDTS_FALLBACK, Transport.EPOLL_UDS, Transport.AERON_IPC);
 
     boolean quick;
     /** The {@code bandwidth} preset: the one-way bandwidth part alone, on {@link #BANDWIDTH_TRANSPORTS}. */

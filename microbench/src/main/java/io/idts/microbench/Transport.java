@@ -6,14 +6,19 @@ import java.util.Locale;
 
 /** The transports the benchmark compares, in the order of its tables. */
 public enum Transport {
-    /** IDTS, the event loops polling the rings for a while (the spin time) before they block. */
+    /** IDTS, the event loops polling the rings for a fixed time (the spin time) before they block. */
     IDTS_SPIN("idts-spin", "IDTS, spinning"),
-    /** IDTS, the event loops never spinning: every wake-up is a notification. The transport's defaults. */
-    IDTS_NOTIFY("idts-notify", "IDTS, notify only"),
-    /** IDTS notify only, but reads copy into the allocator's buffers (ZERO_COPY_READS false): what zero copy saves. */
-    IDTS_NOTIFY_COPY("idts-notify-copy", "IDTS, notify, copies"),
     /**
-     * IDTS notify only (the transport's defaults), the receiver keeping what it gets until it holds 4 ring capacities
+     * IDTS with its defaults, as a user gets it without touching an option: the adaptive spin, zero-copy reads. The
+     * reference of IDTS's own targets.
+     */
+    IDTS("idts", "IDTS, defaults"),
+    /** IDTS's defaults but reads copy into the allocator's buffers (ZERO_COPY_READS false): what zero copy saves. */
+    IDTS_COPY("idts-copy", "IDTS, copying reads"),
+    /** IDTS, the event loops never spinning (SPIN_TIME_NANOS 0): every wake-up is a notification. */
+    IDTS_NOTIFY("idts-notify", "IDTS, notify only"),
+    /**
+     * IDTS's defaults, the receiver keeping what it gets until it holds 4 ring capacities
      * ({@link ServerHandlers.KeepingSink}): one-way bandwidth only.
      */
     IDTS_KEEP("idts-keep", "IDTS, keeping receiver"),
@@ -49,7 +54,7 @@ public enum Transport {
     }
 
     public boolean isIdts() {
-        return this == IDTS_SPIN || this == IDTS_NOTIFY || this == IDTS_NOTIFY_COPY || this == IDTS_KEEP;
+        return this == IDTS_SPIN || this == IDTS || this == IDTS_COPY || this == IDTS_NOTIFY || this == IDTS_KEEP;
     }
 
     /** A variant of IDTS's receiving side, measured in the one-way bandwidth part (one connection) only. */

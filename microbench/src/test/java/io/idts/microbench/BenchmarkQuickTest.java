@@ -64,7 +64,7 @@ class BenchmarkQuickTest {
                 assertTrue(pt.bandwidth(size).checkedBytes > 0, t + " checked bytes " + size);
                 // How IDTS's receiving side read: copies only with copying reads, views by default.
                 double views = pt.bandwidth(size).viewShare();
-                if (t == Transport.IDTS_NOTIFY_COPY) {
+                if (t == Transport.IDTS_COPY) {
                     assertEquals(0.0, views, t + " views " + size);
                 } else if (t.isIdts()) {
                     assertTrue(views > 0 && views <= 1, t + " views " + size + ": " + views);
@@ -177,15 +177,15 @@ class BenchmarkQuickTest {
         Settings bandwidth = Settings.parse("rounds=5", "bandwidth");
         assertEquals(5, bandwidth.rounds);
         assertTrue(bandwidth.bandwidth && !bandwidth.rtt && !bandwidth.manyConnections);
-        assertEquals(Arrays.asList(Transport.IDTS_NOTIFY, Transport.IDTS_NOTIFY_COPY, Transport.IDTS_KEEP,
+        assertEquals(Arrays.asList(Transport.IDTS, Transport.IDTS_COPY, Transport.IDTS_NOTIFY, Transport.IDTS_KEEP,
                 Transport.EPOLL_TCP, Transport.IDTS_FALLBACK, Transport.EPOLL_UDS, Transport.AERON_IPC),
                 bandwidth.transports);
         assertEquals(ServerHandlers.Receiver.CONSUME, bandwidth.receiver);
         assertEquals(ServerHandlers.Receiver.DROP, Settings.parse("receiver=drop").receiver);
         assertThrows(IllegalArgumentException.class, () -> Settings.parse("receiver=keep"));
         // The receiver variants of IDTS have nothing to measure without the bandwidth part.
-        assertEquals(Arrays.asList(Transport.IDTS_NOTIFY, Transport.IDTS_NOTIFY_COPY),
-                Settings.parse("parts=rtt", "transports=idts-notify,idts-notify-copy,idts-keep").transports);
+        assertEquals(Arrays.asList(Transport.IDTS, Transport.IDTS_COPY),
+                Settings.parse("parts=rtt", "transports=idts,idts-copy,idts-keep").transports);
         assertThrows(IllegalArgumentException.class, () -> Settings.parse("parts=rtt", "transports=idts-keep"));
 
         Settings connectionParts = Settings.parse("parts=setup,http");
@@ -195,7 +195,7 @@ class BenchmarkQuickTest {
         // Aeron IPC and the keeping receiver have no connections: nothing to measure in these parts.
         assertFalse(connectionParts.transports.contains(Transport.AERON_IPC), connectionParts.transports.toString());
         assertFalse(connectionParts.transports.contains(Transport.IDTS_KEEP), connectionParts.transports.toString());
-        assertTrue(connectionParts.transports.contains(Transport.IDTS_NOTIFY));
+        assertTrue(connectionParts.transports.contains(Transport.IDTS));
         assertThrows(IllegalArgumentException.class, () -> Settings.parse("parts=setup", "transports=aeron-ipc"));
         assertThrows(IllegalArgumentException.class, () -> Settings.parse("parts=handshake"));
         Settings all = Settings.parse("quick");

@@ -55,9 +55,9 @@ class ReportTargetsTest {
 
     @Test
     void aTargetWithoutItsFiguresIsNeitherMetNorMissed() {
-        Settings s = Settings.parse("transports=idts-notify,idts-spin");
+        Settings s = Settings.parse("transports=idts,idts-spin");
         Results r = new Results(s, Map.of("summary", "test"));
-        r.get(Transport.IDTS_NOTIFY).setups().add(histogram(300_000, 2000), WINDOW_SECONDS, 1_000_000_000L);
+        r.get(Transport.IDTS).setups().add(histogram(300_000, 2000), WINDOW_SECONDS, 1_000_000_000L);
         for (Report.Target target : Report.issue12Targets(r)) {
             if (target.name.equals("connection set-up p99 under 2 ms")) {
                 assertTrue(target.met, target.measured); // needs IDTS's figure alone
@@ -70,7 +70,7 @@ class ReportTargetsTest {
     @Test
     void cpuPerUnitOfWorkTheTablesTheJsonAndTheChart() {
         Results r = results();
-        Results.PerTransport notify = r.get(Transport.IDTS_NOTIFY);
+        Results.PerTransport notify = r.get(Transport.IDTS);
         // 2000 set-ups in a window whose two processes used 0.5 s of CPU: 0.25 s per 1000.
         assertEquals(0.25, notify.setups().cpuSecondsPer(Report.SETUPS_PER_CPU_FIGURE), 1e-9);
         // 4000 requests, 0.4 s: 10 s per 100,000.
@@ -103,9 +103,9 @@ class ReportTargetsTest {
 
     /** Figures on each side of issue 12's bounds; see the assertions for which side each is on. */
     private static Results results() {
-        Settings s = Settings.parse("transports=idts-spin,idts-notify,epoll-uds,aeron-ipc", "conns=10,1000");
+        Settings s = Settings.parse("transports=idts-spin,idts,epoll-uds,aeron-ipc", "conns=10,1000");
         Results r = new Results(s, Map.of("summary", "test"));
-        Results.PerTransport notify = r.get(Transport.IDTS_NOTIFY);
+        Results.PerTransport notify = r.get(Transport.IDTS);
         Results.PerTransport spin = r.get(Transport.IDTS_SPIN);
         Results.PerTransport uds = r.get(Transport.EPOLL_UDS);
         Results.PerTransport aeron = r.get(Transport.AERON_IPC);

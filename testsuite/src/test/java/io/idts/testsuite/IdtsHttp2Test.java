@@ -4,6 +4,7 @@ import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsChannel;
 import io.idts.channel.IdtsEventLoopGroup;
 import io.idts.channel.IdtsServerChannel;
+import io.idts.channel.ring.RegionLayout;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
@@ -46,7 +47,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 @Timeout(value = 120, unit = TimeUnit.SECONDS)
 class IdtsHttp2Test {
 
-    private static final int RING = 1 << 20; // the default
+    private static final int RING = RegionLayout.DEFAULT_RING_CAPACITY; // the default
     private static final long TIMEOUT_SECONDS = 60;
 
     private EventLoopGroup serverGroup;

@@ -5,6 +5,7 @@ import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsChannel;
 import io.idts.channel.IdtsChannelOption;
 import io.idts.channel.IdtsEventLoopGroup;
+import io.idts.channel.ring.RegionLayout;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
@@ -47,7 +48,7 @@ class IdtsHttpTest {
     private static final Duration STARTUP = Duration.ofSeconds(60);
     private static final long TIMEOUT_SECONDS = 60;
 
-    /** 0: the default ring (1 MiB); 4096: the smallest allowed, set on the client and as the server's childOption. */
+    /** 0: the default ring (4 MiB); 4096: the smallest allowed, set on the client and as the server's childOption. */
     @ParameterizedTest(name = "ring capacity {0} (0: default)")
     @ValueSource(ints = { 0, 4096 })
     @Timeout(value = 180, unit = TimeUnit.SECONDS)
@@ -95,7 +96,7 @@ class IdtsHttpTest {
                 Channel client = bootstrap.connect(address).sync().channel();
                 IdtsChannel idts = (IdtsChannel) client;
                 int ring = client.config().getOption(IdtsChannelOption.RING_CAPACITY);
-                assertEquals(ringCapacity == 0 ? 1 << 20 : ringCapacity, ring, "the client's ring capacity");
+                assertEquals(ringCapacity == 0 ? RegionLayout.DEFAULT_RING_CAPACITY : ringCapacity, ring, "the client's ring capacity");
 
                 // The server's check is real: a body that does not match its digest is refused.
                 byte[] small = Digests.body(1000, 7);

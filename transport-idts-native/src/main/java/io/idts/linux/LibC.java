@@ -71,6 +71,11 @@ final class LibC {
 
     static native int ftruncate(int fd, long length);
 
+    /** Declared with its {@code mode} argument, which glibc reads only with {@code O_CREAT} or {@code O_TMPFILE}. */
+    static native int open(byte[] path, int flags, int mode);
+
+    static native int flock(int fd, int operation);
+
     static native long readlink(byte[] path, byte[] buf, long bufsiz);
 
     static native int memfd_create(byte[] name, int flags);

@@ -65,6 +65,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
     enum State { OPEN, CONNECTING, ACTIVE, CLOSED }
 
     private final FileRegionTransfer fileRegions = new FileRegionTransfer();
+    private final OutboundCopy outboundCopy = new OutboundCopy();
     final TransmitClaims claims = new TransmitClaims(this::claimEnded);
     /** A flush found a transmit claim open and left its writes for when the claim ends. Any thread. */
     private volatile boolean flushWaitsForClaim;
@@ -343,15 +344,14 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
                     return;
                 }
                 if (msg instanceof ByteBuf) {
-                    ByteBuf buf = (ByteBuf) msg;
-                    int readable = buf.readableBytes();
-                    if (readable == 0) {
-                        in.remove();
-                        continue;
-                    }
-                    int written = writer.write(buf, buf.readerIndex(), readable);
-                    in.removeBytes(written);
-                    if (written < readable && !awaitSpace(--spinsLeft)) {
+                    // Every flushed buffer that fits is copied before any is removed, as a gathering write would:
+                    // removing one completes its promise with an atomic update, which waits until the stores of the
+                    // copy before it have reached the ring, so a remove per copy would serialise the copies.
+                    outboundCopy.written = 0;
+                    outboundCopy.ringFull = false;
+                    in.forEachFlushedMessage(outboundCopy);
+                    in.removeBytes(outboundCopy.written);
+                    if (outboundCopy.ringFull && !awaitSpace(--spinsLeft)) {
                         return;
                     }
                 } else {
@@ -375,6 +375,31 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
             if (writer.publish()) {
                 connection.notifyPeer();
             }
+        }
+    }
+
+    /**
+     * Copies the flushed {@code ByteBuf}s into the transmit ring, in order, until the ring is full or a message that is
+     * not a {@code ByteBuf} comes; moves no index (the caller removes {@link #written} bytes afterwards).
+     */
+    private final class OutboundCopy implements ChannelOutboundBuffer.MessageProcessor {
+        long written;
+        boolean ringFull;
+
+        @Override
+        public boolean processMessage(Object msg) throws IdtsProtocolException {
+            if (!(msg instanceof ByteBuf)) {
+                return false;
+            }
+            ByteBuf buf = (ByteBuf) msg;
+            int readable = buf.readableBytes();
+            int copied = writer.write(buf, buf.readerIndex(), readable);
+            written += copied;
+            if (copied < readable) {
+                ringFull = true;
+                return false;
+            }
+            return true;
         }
     }
 
@@ -592,6 +617,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
 
         @Override
         public void notified() {
+            ioHandler().peerNotified();
             poll();
         }
 
@@ -601,7 +627,12 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
                 return 0;
             }
             try {
-                if (armedForData) {
+                if (armedForData && (reader.readableBytes() > 0
+                        || reader.peerState() >= RegionLayout.STATE_OUTPUT_SHUTDOWN)) {
+                    // Bytes came: this loop polls the ring on every turn from now on, so the peer need not notify.
+                    // While nothing comes the flag stays set (it was fenced and the ring checked after it when it was
+                    // set): a loop that polls a thousand quiet channels writes none of their rings and fences none of
+                    // them when it blocks again.
                     armedForData = false;
                     reader.clearWaitingForData();
                 }

@@ -49,7 +49,8 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
     static final int DEFAULT_RING_CAPACITY =
             SystemPropertyUtil.getInt("io.idts.ringCapacity", RegionLayout.DEFAULT_RING_CAPACITY);
     static final int DEFAULT_XEN_RING_CAPACITY = SystemPropertyUtil.getInt("io.idts.xenRingCapacity", 128 * 1024);
-    static final long DEFAULT_SPIN_TIME_NANOS = SystemPropertyUtil.getLong("io.idts.spinTimeNanos", 0);
+    static final long DEFAULT_SPIN_TIME_NANOS = SystemPropertyUtil.getLong("io.idts.spinTimeNanos",
+            IdtsChannelOption.SPIN_ADAPTIVE);
     static final boolean DEFAULT_ZERO_COPY_READS = SystemPropertyUtil.getBoolean("io.idts.zeroCopyReads", true);
     static final boolean DEFAULT_XEN_ZERO_COPY_READS = SystemPropertyUtil.getBoolean("io.idts.xenZeroCopyReads", false);
     static final int DEFAULT_ZERO_COPY_HOLD_PERCENT = SystemPropertyUtil.getInt("io.idts.zeroCopyHoldPercent", 50);
@@ -158,9 +159,16 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
         return spinTimeNanos;
     }
 
-    /** Sets how long the event loop polls this channel's rings before it blocks; {@code 0} never spins. */
+    /**
+     * Sets how long the event loop polls this channel's rings before it blocks: {@link
+     * IdtsChannelOption#SPIN_ADAPTIVE} (the default) adapts, {@code 0} never spins, a positive value always spins that
+     * long.
+     */
     public IdtsChannelConfig setSpinTimeNanos(long spinTimeNanos) {
-        this.spinTimeNanos = ObjectUtil.checkPositiveOrZero(spinTimeNanos, "spinTimeNanos");
+        if (spinTimeNanos != IdtsChannelOption.SPIN_ADAPTIVE) {
+            ObjectUtil.checkPositiveOrZero(spinTimeNanos, "spinTimeNanos");
+        }
+        this.spinTimeNanos = spinTimeNanos;
         return this;
     }
 

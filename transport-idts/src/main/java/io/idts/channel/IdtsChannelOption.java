@@ -9,8 +9,10 @@ import io.netty.channel.ChannelOption;
 public final class IdtsChannelOption<T> extends ChannelOption<T> {
 
     /**
-     * Capacity in bytes of each of the connection's two rings: a power of two from 4 KiB to 256 MiB, default 1 MiB
-     * (system property {@code io.idts.ringCapacity}); for a Xen address the default is 128 KiB (system property
+     * Capacity in bytes of each of the connection's two rings: a power of two from 4 KiB to 256 MiB, default 4 MiB
+     * (system property {@code io.idts.ringCapacity}: a ring larger than a core's private cache is what lets a stream's
+     * writer rewrite lines the reader's core no longer holds; a connection touches its whole ring once it has carried
+     * a ring's worth of bytes); for a Xen address the default is 128 KiB (system property
      * {@code io.idts.xenRingCapacity}), because every page of a ring is a grant, and Linux's gntalloc driver allows
      * 1024 of them in all unless its {@code limit} parameter is raised. The connecting side chooses it; on an
      * accepted channel it has no effect (the connecting peer chose already).
@@ -19,11 +21,17 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
 
     /**
      * How long, in nanoseconds, the event loop keeps polling this channel's rings after it ran out of work before it
-     * blocks and waits for a notification. {@code 0} (the default, system property {@code io.idts.spinTimeNanos})
-     * never spins: lowest CPU use. A spin of tens of microseconds lets a busy ping-pong run without any system call.
-     * The loop spins for the longest spin time of its channels.
+     * blocks and waits for a notification. {@link #SPIN_ADAPTIVE} (the default, system property
+     * {@code io.idts.spinTimeNanos}) spins as long as the peer's recent answers took, up to 50 microseconds, and not
+     * at all when they took longer or the channel is idle: a busy connection runs without system calls, an idle one
+     * costs nothing. {@code 0} never spins (every wait ends with a notification: lowest CPU use, a wake-up's latency
+     * on every round trip). A positive value always spins that long. The loop spins for the longest spin time of its
+     * channels.
      */
     public static final ChannelOption<Long> SPIN_TIME_NANOS = valueOf(IdtsChannelOption.class, "SPIN_TIME_NANOS");
+
+    /** The {@link #SPIN_TIME_NANOS} of the adaptive spin, the default. */
+    public static final long SPIN_ADAPTIVE = -1;
 
     /**
      * Zero-copy reads: {@code true} (the default, system property {@code io.idts.zeroCopyReads}) hands the pipeline
@@ -86,7 +94,7 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
     /**
      * Server option, host backend: how many bytes of shared regions, in all, this server keeps mapped for the
      * connections of one user (by the uid of the socket's peer credentials), handshakes under way included; default
-     * {@value IdtsServerChannelConfig#DEFAULT_MAX_SHARED_MEMORY_PER_USER} (2 GiB). A connection that would exceed it
+     * {@value IdtsServerChannelConfig#DEFAULT_MAX_SHARED_MEMORY_PER_USER} (8 GiB). A connection that would exceed it
      * is refused with the reply code {@code SHARED_MEMORY_LIMIT}; the memory counts until the connection is closed
      * and its last zero-copy view released.
      */

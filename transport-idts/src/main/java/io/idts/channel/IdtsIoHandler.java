@@ -50,6 +50,11 @@ public final class IdtsIoHandler implements IoHandler {
     /** Copy-on-write so that a channel closing while the loop iterates the array does not disturb the iteration. */
     private IdtsIoHandle[] handles = NO_HANDLES;
     private long lastEpollPollNanos;
+    private final AdaptiveSpin adaptiveSpin = new AdaptiveSpin();
+    /** Whether a handle of this loop asked for the adaptive spin, as of the last {@link #spinTimeNanos()}. */
+    private boolean adaptive;
+    /** Peer notifications handled since the loop last blocked. */
+    private int peerNotifications;
     private boolean destroyPrepared;
     /** Per-loop resources of the backends, by type: the Xen backend's XenStore connection. */
     private final Map<Class<?>, AutoCloseable> backendResources = new HashMap<>();
@@ -101,13 +106,17 @@ public final class IdtsIoHandler implements IoHandler {
 
         long spinNanos = spinTimeNanos();
         if (spinNanos > 0) {
-            long deadline = System.nanoTime() + spinNanos;
+            long start = System.nanoTime();
+            long deadline = start + spinNanos;
             long now;
             do {
                 Thread.onSpinWait();
                 handled = pollHandles();
                 now = System.nanoTime();
                 if (handled > 0 || !context.canBlock()) {
+                    if (handled > 0 && adaptive) {
+                        adaptiveSpin.found(now - start);
+                    }
                     return handled + pollEpollIfDue(now);
                 }
                 handled = pollEpollIfDue(now);
@@ -115,6 +124,9 @@ public final class IdtsIoHandler implements IoHandler {
                     return handled;
                 }
             } while (now - deadline < 0);
+            if (adaptive) {
+                adaptiveSpin.missed();
+            }
         }
 
         // Out of work and out of spin: ask every peer for a notification, then block. prepareToSleep re-checks the
@@ -122,8 +134,13 @@ public final class IdtsIoHandler implements IoHandler {
         if (prepareHandlesToSleep()) {
             return pollHandles();
         }
+        long blocked = System.nanoTime();
+        peerNotifications = 0;
         handled = epoll.run(context);
         lastEpollPollNanos = System.nanoTime();
+        if (peerNotifications > 0 && adaptive) {
+            adaptiveSpin.woke(lastEpollPollNanos - blocked);
+        }
         return handled;
     }
 
@@ -144,12 +161,28 @@ public final class IdtsIoHandler implements IoHandler {
         return ready;
     }
 
+    /**
+     * The spin before blocking: the longest fixed spin time of the handles, or the adaptive spin if it is longer and a
+     * handle asks for it. Sets {@link #adaptive}.
+     */
     private long spinTimeNanos() {
         long spin = 0;
+        boolean anyAdaptive = false;
         for (IdtsIoHandle handle : handles) {
-            spin = Math.max(spin, handle.spinTimeNanos());
+            long handleSpin = handle.spinTimeNanos();
+            if (handleSpin == IdtsChannelOption.SPIN_ADAPTIVE) {
+                anyAdaptive = true;
+            } else {
+                spin = Math.max(spin, handleSpin);
+            }
         }
-        return spin;
+        adaptive = anyAdaptive;
+        return anyAdaptive ? Math.max(spin, adaptiveSpin.spinNanos()) : spin;
+    }
+
+    /** A peer's notification reached one of this loop's channels (counted while the loop blocks). */
+    void peerNotified() {
+        peerNotifications++;
     }
 
     private int pollEpollIfDue(long now) {

@@ -29,6 +29,8 @@ import org.junit.jupiter.api.TestInfo;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.net.BindException;
 import java.net.ConnectException;
 import java.nio.channels.ClosedChannelException;
@@ -180,8 +182,13 @@ final class IdtsChannelTest {
         assertEquals(4096, config.getOption(IdtsChannelOption.RING_CAPACITY));
         assertTrue(config.setOption(IdtsChannelOption.RING_CAPACITY, 1 << 28));
         assertEquals(1 << 28, config.getRingCapacity());
-        assertThrows(IllegalArgumentException.class, () -> config.setOption(IdtsChannelOption.SPIN_TIME_NANOS, -1L));
+        assertEquals(IdtsChannelOption.SPIN_ADAPTIVE, config.getSpinTimeNanos(), "the default spin");
+        assertThrows(IllegalArgumentException.class, () -> config.setOption(IdtsChannelOption.SPIN_TIME_NANOS, -2L));
+        assertThrows(IllegalArgumentException.class,
+                () -> config.setOption(IdtsChannelOption.SPIN_TIME_NANOS, Long.MIN_VALUE));
         assertTrue(config.setOption(IdtsChannelOption.SPIN_TIME_NANOS, 0L));
+        assertTrue(config.setOption(IdtsChannelOption.SPIN_TIME_NANOS, IdtsChannelOption.SPIN_ADAPTIVE));
+        assertTrue(config.setOption(IdtsChannelOption.SPIN_TIME_NANOS, 50_000L));
         assertTrue(config.setOption(ChannelOption.ALLOW_HALF_CLOSURE, true));
         assertEquals(Boolean.TRUE, config.getOption(ChannelOption.ALLOW_HALF_CLOSURE));
         assertTrue(config.getOptions().containsKey(IdtsChannelOption.RING_CAPACITY));
@@ -544,6 +551,57 @@ final class IdtsChannelTest {
         assertTrue(client.isWritable());
         assertEquals(written, await(serverReceiver.reached(written)));
         assertNull(serverReceiver.failure());
+    }
+
+    /**
+     * The default adaptive spin: a ping-pong makes both loops spin (the waits are short), and once the traffic stops
+     * they block again within a few turns. Spinning on would cost each loop a whole core.
+     */
+    @Test
+    void anIdleChannelCostsNoCpuAfterAPingPongWithTheDefaultSpin() throws Exception {
+        bindEchoServer();
+        int pings = 20_000;
+        CompletableFuture<Integer> done = new CompletableFuture<>();
+        Channel client = connect(clientGroup, b -> { }, new ChannelInboundHandlerAdapter() {
+            private int received;
+            private int echoes;
+
+            @Override
+            public void channelActive(ChannelHandlerContext ctx) {
+                ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[64]));
+            }
+
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                received += ((ByteBuf) msg).readableBytes();
+                ReferenceCountUtil.release(msg);
+                if (received == 64) {
+                    received = 0;
+                    if (++echoes == pings) {
+                        done.complete(echoes);
+                    } else {
+                        ctx.writeAndFlush(Unpooled.wrappedBuffer(new byte[64]));
+                    }
+                }
+            }
+        });
+        assertEquals(IdtsChannelOption.SPIN_ADAPTIVE, client.config().getOption(IdtsChannelOption.SPIN_TIME_NANOS));
+        assertEquals(pings, done.get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+
+        ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+        long clientThread = clientGroup.next().submit(() -> Thread.currentThread().getId()).get();
+        long serverThread = serverGroup.next().submit(() -> Thread.currentThread().getId()).get();
+        Thread.sleep(100); // the spins that the last pings started run out
+        long clientBefore = threads.getThreadCpuTime(clientThread);
+        long serverBefore = threads.getThreadCpuTime(serverThread);
+        Thread.sleep(1000);
+        long clientCpu = threads.getThreadCpuTime(clientThread) - clientBefore;
+        long serverCpu = threads.getThreadCpuTime(serverThread) - serverBefore;
+        // A loop that kept spinning would use about 1000 ms of CPU; a blocked one, none but timers.
+        long limit = TimeUnit.MILLISECONDS.toNanos(50);
+        assertTrue(clientCpu < limit && serverCpu < limit, "CPU of the idle loops over 1 s: client "
+                + clientCpu / 1_000_000 + " ms, server " + serverCpu / 1_000_000 + " ms");
+        assertTrue(client.isActive());
     }
 
     // ---------------------------------------------------------------------------------------------------------

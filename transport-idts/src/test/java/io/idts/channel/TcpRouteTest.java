@@ -157,10 +157,32 @@ final class TcpRouteTest {
     @Test
     void staleRendezvousEntryWithoutTcpSaysSo() throws Exception {
         leaveStaleEntry();
+        long start = System.nanoTime();
         ChannelFuture connect = connect(address, 5000);
+        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         assertInstanceOf(ConnectException.class, connect.cause());
         assertTrue(connect.cause().getMessage().contains("stale"), connect.cause().getMessage());
         assertTrue(connect.cause().getMessage().contains(address.toString()), connect.cause().getMessage());
+        assertTrue(millis < 5000, "failed as soon as the entry was found stale, not at the timeout: " + millis + " ms");
+        Files.delete(Paths.get(address.socketPath()));
+    }
+
+    @Test
+    void staleRendezvousEntryAndUnreachableTcpAddressFailWithinTheConnectTimeoutNamingBoth() throws Exception {
+        leaveStaleEntry();
+        // TEST-NET-1: never routed; the TCP connect either fails at once (no route) or times out.
+        IdtsAddress unreachable = address.withTcp("192.0.2.1", 9);
+        long start = System.nanoTime();
+        ChannelFuture connect = connect(unreachable, 1000);
+        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertFalse(connect.isSuccess());
+        assertTrue(millis < 1000 + 500, "failed within the connect timeout, took " + millis + " ms");
+        assertInstanceOf(ConnectException.class, connect.cause());
+        String message = connect.cause().getMessage();
+        assertTrue(message.contains(address.toString()), message);
+        assertTrue(message.contains("rendezvous entry " + address.socketPath() + " is stale"), message);
+        assertTrue(message.contains("192.0.2.1"), message);
+        assertFalse(connect.channel().isOpen());
         Files.delete(Paths.get(address.socketPath()));
     }
 

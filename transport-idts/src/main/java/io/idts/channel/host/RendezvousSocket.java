@@ -3,6 +3,7 @@ package io.idts.channel.host;
 import io.idts.channel.IdtsAddress;
 import io.idts.channel.backend.IdtsBackend;
 
+import io.idts.linux.DirectoryLock;
 import io.idts.linux.Errno;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.LinuxHost;
@@ -13,6 +14,7 @@ import io.netty.util.internal.logging.InternalLogger;
 import io.netty.util.internal.logging.InternalLoggerFactory;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.net.BindException;
 import java.net.ConnectException;
 import java.nio.file.Files;
@@ -26,6 +28,7 @@ import java.util.Collections;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The host backend's rendezvous entry: a Unix-domain socket file named after the service in the rendezvous
@@ -36,8 +39,12 @@ import java.util.TreeSet;
  * both can see one directory (a bind mount, a {@code hostPath} or {@code emptyDir} volume). The file is made
  * {@code rw-------}: the kernel lets only the server's user connect, and both sides still check each other's uid
  * through {@code SO_PEERCRED} as before. {@value IdtsAddress#RENDEZVOUS_PEER_UIDS_PROPERTY} opens it to other uids
- * deliberately: the entry is then writable by all and the uid checks admit those uids too. A server that died leaves its file behind; the next server of the same user
- * on the service finds nobody listening on it and replaces it, and a client reaching it is told the entry is stale.
+ * deliberately: the entry is then writable by all and the uid checks admit those uids too.
+ *
+ * <p>A server that died leaves its file behind; the next server of the same user on the service finds nobody
+ * listening on it and replaces it, and a client reaching it is told the entry is stale. Servers bind holding a lock on
+ * the rendezvous directory ({@link DirectoryLock}), so of several that start together on one stale entry exactly one
+ * replaces it and the others find it served.
  */
 final class RendezvousSocket {
 
@@ -47,6 +54,8 @@ final class RendezvousSocket {
     /** With peer uids the uid check of the handshake filters: the kernel must let every user through first. */
     private static final Set<PosixFilePermission> EVERYONE = PosixFilePermissions.fromString("rw-rw-rw-");
     private static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY = PosixFilePermissions.fromString("rwx------");
+    /** Long past any bind: a holder keeps the directory's lock for a bind, perhaps a probe and an unlink. */
+    private static final long DIRECTORY_LOCK_TIMEOUT_SECONDS = 5;
 
     private final IdtsAddress address;
     private final Path path;
@@ -66,7 +75,7 @@ final class RendezvousSocket {
      * does not exist and replacing a stale entry of the same user.
      *
      * @throws BindException if a server listens there already, or the entry is not a socket, or belongs to another
-     *                       user, saying which
+     *                       user, or the rendezvous directory cannot be locked, saying which
      */
     static RendezvousSocket listen(IdtsAddress address, int backlog) throws IOException {
         Path path = Paths.get(address.socketPath());
@@ -74,36 +83,98 @@ final class RendezvousSocket {
         if (!Files.isDirectory(directory)) {
             Files.createDirectories(directory, PosixFilePermissions.asFileAttribute(OWNER_ONLY_DIRECTORY));
         }
-        int fd;
+        // Servers bind in turn. Deciding that an entry is stale and unlinking it are two steps: two servers starting
+        // together on one stale entry could both decide, and the second would unlink the first's fresh socket and
+        // bind its own, leaving the first listening on a name nobody can reach. A socket between its bind and its
+        // listen also looks stale to a probe. Under the lock, every entry a server finds was made by a server that
+        // is listening or gone.
+        DirectoryLock lock = lockDirectory(address, directory);
         try {
-            fd = UnixDomainSocket.listenOnPath(path.toString(), backlog);
+            int fd = bindReplacingStaleEntry(address, path, backlog);
+            boolean success = false;
+            try {
+                // Connects that came between bind and this chmod still meet the uid check of the handshake.
+                Files.setPosixFilePermissions(path, peerUids().isEmpty() ? OWNER_ONLY : EVERYONE);
+                RendezvousSocket socket = new RendezvousSocket(address, path, fd,
+                        Files.getAttribute(path, "unix:ino", LinkOption.NOFOLLOW_LINKS));
+                success = true;
+                return socket;
+            } finally {
+                if (!success) {
+                    FileDescriptors.closeQuietly(fd);
+                    Files.deleteIfExists(path);
+                }
+            }
+        } finally {
+            lock.close();
+        }
+    }
+
+    /**
+     * The lock servers take on the rendezvous directory while they bind: a {@code flock} on the directory itself, so
+     * that no lock file is left behind, the kernel releases it for a server that dies holding it, and servers of
+     * every user who may read the directory take turns.
+     */
+    private static DirectoryLock lockDirectory(IdtsAddress address, Path directory) throws IOException {
+        DirectoryLock lock;
+        try {
+            lock = DirectoryLock.lock(directory.toString(), DIRECTORY_LOCK_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (NativeIoException e) {
+            if (e.errno() == Errno.EACCES) {
+                throw bindException("IDTS address " + address + " cannot be bound: this process (uid "
+                        + LinuxHost.uid() + ") may not read the rendezvous directory " + directory + ", which servers "
+                        + "lock while they bind; give the server's user read, write and search permission (rwx) on it",
+                        e);
+            }
+            throw bindException("IDTS address " + address + " cannot be bound: the rendezvous directory " + directory
+                    + " cannot be locked (" + e.getMessage() + ')', e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            InterruptedIOException interrupted = new InterruptedIOException("interrupted while waiting to bind IDTS "
+                    + "address " + address + " (another server held the lock of its rendezvous directory)");
+            interrupted.initCause(e);
+            throw interrupted;
+        }
+        if (lock == null) {
+            throw new BindException("IDTS address " + address + " cannot be bound: another process has held the lock "
+                    + "of the rendezvous directory " + directory + " for " + DIRECTORY_LOCK_TIMEOUT_SECONDS + " s (a "
+                    + "server stopped or stuck while binding there; 'fuser -v " + directory + "' lists who has the "
+                    + "directory open); try again once it is gone");
+        }
+        return lock;
+    }
+
+    /** Under the directory lock: listens on {@code path}, replacing a stale entry of ours first. */
+    private static int bindReplacingStaleEntry(IdtsAddress address, Path path, int backlog) throws IOException {
+        try {
+            return UnixDomainSocket.listenOnPath(path.toString(), backlog);
         } catch (NativeIoException e) {
             if (e.errno() != Errno.EADDRINUSE) {
                 throw e;
             }
             removeStaleEntry(address, path, e);
-            fd = UnixDomainSocket.listenOnPath(path.toString(), backlog);
         }
-        boolean success = false;
         try {
-            // Connects that came between bind and this chmod still meet the uid check of the handshake.
-            Files.setPosixFilePermissions(path, peerUids().isEmpty() ? OWNER_ONLY : EVERYONE);
-            RendezvousSocket socket = new RendezvousSocket(address, path, fd,
-                    Files.getAttribute(path, "unix:ino", LinkOption.NOFOLLOW_LINKS));
-            success = true;
-            return socket;
-        } finally {
-            if (!success) {
-                FileDescriptors.closeQuietly(fd);
-                Files.deleteIfExists(path);
+            return UnixDomainSocket.listenOnPath(path.toString(), backlog);
+        } catch (NativeIoException e) {
+            if (e.errno() != Errno.EADDRINUSE) {
+                throw e;
             }
+            // Every IDTS server binds under the lock: this one did not (another program, or an older IDTS).
+            throw bindException("IDTS address " + address + " is already in use: another program made its "
+                    + "rendezvous entry " + path + " while this server replaced the stale one there", e);
         }
     }
 
     /** The entry exists: removes it if it is a socket of ours that nobody listens on, or says why it stays. */
     private static void removeStaleEntry(IdtsAddress address, Path path, NativeIoException inUse)
             throws IOException {
-        Map<String, Object> attributes = Files.readAttributes(path, "unix:mode,uid", LinkOption.NOFOLLOW_LINKS);
+        Map<String, Object> attributes;
+        try {
+            attributes = Files.readAttributes(path, "unix:mode,uid", LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return; // its server just removed it
+        }
         int mode = (Integer) attributes.get("mode");
         int owner = (Integer) attributes.get("uid");
         if ((mode & 0170000) != 0140000) {
@@ -120,6 +191,7 @@ final class RendezvousSocket {
             FileDescriptors.closeQuietly(UnixDomainSocket.connectToPath(path.toString()));
         } catch (NativeIoException probe) {
             if (probe.errno() == Errno.ECONNREFUSED) {
+                // Not a server between its bind and its listen: that happens under the lock we hold.
                 logger.debug("Replacing the stale rendezvous entry {} of a server that is gone", path);
                 Files.deleteIfExists(path);
                 return;
@@ -128,8 +200,8 @@ final class RendezvousSocket {
                 return; // its server just removed it
             }
         }
-        throw bindException("IDTS address " + address + " is already in use: another server listens on it",
-                inUse);
+        throw bindException("IDTS address " + address + " is already in use: another server listens on its "
+                + "rendezvous entry " + path + "; stop that server or bind another service name", inUse);
     }
 
     private static BindException bindException(String message, Throwable cause) {
@@ -207,9 +279,10 @@ final class RendezvousSocket {
     /** For messages: the uids the rendezvous is opened to, or how to open it. */
     static String describePeerUids() {
         Set<Integer> uids = peerUids();
-        return uids.isEmpty() ? " (to open the rendezvous to other users, see " + IdtsAddress.RENDEZVOUS_PEER_UIDS_PROPERTY
-                + " in docs/routing.md)" : " (" + IdtsAddress.RENDEZVOUS_PEER_UIDS_PROPERTY + " opens it to uids " + uids
-                + " only)";
+        return uids.isEmpty()
+                ? " (to open the rendezvous to other users, see " + IdtsAddress.RENDEZVOUS_PEER_UIDS_PROPERTY
+                        + " in docs/routing.md)"
+                : " (" + IdtsAddress.RENDEZVOUS_PEER_UIDS_PROPERTY + " opens it to uids " + uids + " only)";
     }
 
     /** The uids of {@value IdtsAddress#RENDEZVOUS_PEER_UIDS_PROPERTY}; read each time, so tests may change it. */

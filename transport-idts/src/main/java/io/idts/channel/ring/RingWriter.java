@@ -8,6 +8,7 @@ import io.netty.util.internal.ObjectUtil;
 
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
+import java.util.function.LongSupplier;
 
 import static io.idts.channel.ring.RegionLayout.CONSUMER_FLAGS_KNOWN;
 import static io.idts.channel.ring.RegionLayout.DESCRIPTORS_PER_RING;
@@ -42,11 +43,17 @@ public final class RingWriter extends RingEndpoint {
     private static final byte SLICE_FREE = 0;     // ours: in the free list
     private static final byte SLICE_CURRENT = 1;  // being appended to; its bytes so far may be with the consumer
     private static final byte SLICE_FINISHED = 2; // END_OF_SLICE written: the consumer's until it returns it
+    /** A slice that took this many nanoseconds per byte or more to fill (under 1 GB/s) belongs to a slow stream. */
+    private static final long SLOW_NANOS_PER_BYTE = 1;
 
 
     private final byte[] sliceStates = new byte[SLICES_PER_RING];
+    /** The free slices, a stack: the slice returned last is written first. */
     private final int[] freeSlices = new int[SLICES_PER_RING];
     private int freeCount;
+    private final LongSupplier nanoClock;
+    /** {@link #nanoClock} when the current (or last) slice was taken. */
+    private long sliceTakenNanos;
 
     /** The slice being appended to, or {@link #NO_SLICE}. */
     private int current = NO_SLICE;
@@ -73,7 +80,14 @@ public final class RingWriter extends RingEndpoint {
      * connector, NEW for the acceptor), whatever the line held. Construct before telling the peer we are open.
      */
     public RingWriter(ByteBuffer region, RegionLayout layout, int ring) {
+        this(region, layout, ring, System::nanoTime);
+    }
+
+    /** With the clock that tells a fast stream from a slow one ({@link #canTakeSlice()}); for tests. */
+    RingWriter(ByteBuffer region, RegionLayout layout, int ring, LongSupplier nanoClock) {
         super(region, layout, ring);
+        this.nanoClock = nanoClock;
+        sliceTakenNanos = nanoClock.getAsLong();
         // Taken from the end, so slice 0 goes first.
         for (int slice = SLICES_PER_RING - 1; slice >= 0; slice--) {
             freeSlices[freeCount++] = slice;
@@ -288,6 +302,7 @@ public final class RingWriter extends RingEndpoint {
         }
         current = freeSlices[--freeCount];
         sliceStates[current] = SLICE_CURRENT;
+        sliceTakenNanos = nanoClock.getAsLong();
         fill = 0;
         described = 0;
         return sliceSize;
@@ -298,7 +313,15 @@ public final class RingWriter extends RingEndpoint {
      * reserved one if it has undescribed bytes) and one for the new slice's first bytes.
      */
     private boolean canTakeSlice() throws IdtsProtocolException {
-        if (freeCount == 0) {
+        // Which free slice comes next. A stream that filled its last slice slower than a byte per nanosecond takes the
+        // returned slices back now, so that the one given back last, still warm, is written next: such a connection
+        // dirties a few slices instead of its whole ring, and with a thousand connections on a loop their rings stay
+        // a few hundred KiB each instead of the whole ring (page faults on the first pass, then misses to memory). A
+        // faster stream uses up the slices it has before it takes returns back, and so cycles through the ring: the
+        // reader read a slice's lines a ring's worth of bytes ago, its core's private caches have let them go, and the
+        // writer does not pay a cross-core invalidation for every line it rewrites (with 1 MiB rings, as large as the
+        // core's cache, that halved a single stream's bandwidth: docs/benchmarks.md).
+        if (freeCount == 0 || nanoClock.getAsLong() - sliceTakenNanos >= (long) sliceSize * SLOW_NANOS_PER_BYTE) {
             takeReturnedSlices();
             if (freeCount == 0) {
                 return false;

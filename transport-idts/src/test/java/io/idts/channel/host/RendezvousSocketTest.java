@@ -25,6 +25,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.BindException;
 import java.net.ConnectException;
 import java.nio.charset.StandardCharsets;
@@ -36,10 +39,17 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -47,8 +57,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The host backend's rendezvous entry ({@link RendezvousSocket}): a socket file of mode {@code rw-------} in the
- * rendezvous directory, removed when the server stops, replaced when stale, refused when it is not a socket or belongs
- * to another user; a listener of another user is refused by the connector unless
+ * rendezvous directory, removed when the server stops, replaced when stale (by exactly one of several servers, threads
+ * or processes, that start on it at once, and not blocked by a server killed while binding), refused when it is not a
+ * socket or belongs to another user; a listener of another user is refused by the connector unless
  * {@value IdtsAddress#RENDEZVOUS_PEER_UIDS_PROPERTY} names it; and two processes in separate network namespaces that
  * share the directory meet there.
  */
@@ -58,6 +69,10 @@ final class RendezvousSocketTest {
     private static final int OTHER_UID = 65534;
     private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(60);
     private static final long TIMEOUT_SECONDS = 60;
+    private static final int RACING_SERVERS = 8;
+    private static final int RACE_ROUNDS = 200;
+    private static final int RACING_PROCESSES = 3;
+    private static final int PROCESS_RACE_ROUNDS = 30;
 
     private Path directory;
     private IdtsAddress address;
@@ -117,7 +132,7 @@ final class RendezvousSocketTest {
 
     @Test
     void staleEntryIsReplacedAndALiveOneIsNot() throws Exception {
-        FileDescriptors.close(UnixDomainSocket.listenOnPath(address.socketPath(), 1));
+        leaveStaleEntry();
         ConnectException stale = assertThrows(ConnectException.class, () -> RendezvousSocket.connect(address));
         assertTrue(stale.getMessage().contains("is stale"), stale.getMessage());
         RendezvousSocket socket = RendezvousSocket.listen(address, 8);
@@ -127,6 +142,146 @@ final class RendezvousSocketTest {
             assertTrue(inUse.getMessage().contains("already in use"), inUse.getMessage());
         } finally {
             socket.close();
+        }
+    }
+
+    @Test
+    void serversRacingOverAStaleEntryElectExactlyOne() throws Exception {
+        // Every server finds the stale entry and may judge it stale; without the directory lock, one unlinks the
+        // fresh socket of another that got there first, and both think they serve the address.
+        ExecutorService pool = Executors.newFixedThreadPool(RACING_SERVERS);
+        try {
+            for (int round = 0; round < RACE_ROUNDS; round++) {
+                leaveStaleEntry();
+                CyclicBarrier start = new CyclicBarrier(RACING_SERVERS);
+                List<Future<RendezvousSocket>> binds = new ArrayList<>();
+                for (int i = 0; i < RACING_SERVERS; i++) {
+                    binds.add(pool.submit(() -> {
+                        start.await();
+                        return RendezvousSocket.listen(address, 16);
+                    }));
+                }
+                List<RendezvousSocket> winners = new ArrayList<>();
+                List<Throwable> losers = new ArrayList<>();
+                for (Future<RendezvousSocket> bind : binds) {
+                    try {
+                        winners.add(bind.get(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+                    } catch (ExecutionException e) {
+                        losers.add(e.getCause());
+                    }
+                }
+                try {
+                    String outcome = "round " + round + ": bound " + winners + ", refused " + losers;
+                    assertEquals(1, winners.size(), outcome);
+                    for (Throwable loser : losers) {
+                        assertInstanceOf(BindException.class, loser, outcome);
+                        assertTrue(loser.getMessage().contains("is already in use: another server listens on"),
+                                outcome);
+                    }
+                    assertEntryReaches(winners.get(0));
+                } finally {
+                    for (RendezvousSocket winner : winners) {
+                        winner.close();
+                    }
+                }
+                assertFalse(Files.exists(Paths.get(address.socketPath()), LinkOption.NOFOLLOW_LINKS), "removed");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        try (var entries = Files.list(directory)) {
+            assertEquals(List.of(), entries.collect(Collectors.toList()), "no lock or other file left behind");
+        }
+    }
+
+    @Test
+    void serversInSeparateProcessesRacingOverAStaleEntryElectExactlyOne() throws Exception {
+        List<ChildJvm> children = new ArrayList<>();
+        try {
+            for (int i = 0; i < RACING_PROCESSES; i++) {
+                children.add(ChildJvm.start(RendezvousRaceMain.class, address.toString()));
+            }
+            for (ChildJvm child : children) {
+                child.awaitLine("READY", STARTUP_TIMEOUT);
+            }
+            for (int round = 0; round < PROCESS_RACE_ROUNDS; round++) {
+                leaveStaleEntry();
+                // Written to every child first, flushed together: the binds start within a few microseconds.
+                List<OutputStream> commands = new ArrayList<>();
+                for (ChildJvm child : children) {
+                    OutputStream stdin = child.process().getOutputStream();
+                    stdin.write(("BIND " + round + '\n').getBytes(StandardCharsets.US_ASCII));
+                    commands.add(stdin);
+                }
+                for (OutputStream stdin : commands) {
+                    stdin.flush();
+                }
+                String bound = "BOUND " + round;
+                String refused = "REFUSED " + round + ' ';
+                ChildJvm winner = null;
+                StringBuilder outcome = new StringBuilder("round " + round + ':');
+                int winners = 0;
+                for (ChildJvm child : children) {
+                    String line = child.awaitLine(l -> l.equals(bound) || l.startsWith(refused), STARTUP_TIMEOUT);
+                    outcome.append("\n  ").append(child.pid()).append(": ").append(line);
+                    if (line.equals(bound)) {
+                        winner = child;
+                        winners++;
+                    } else {
+                        assertTrue(line.contains("BindException") && line.contains("is already in use"), line);
+                    }
+                }
+                assertEquals(1, winners, outcome::toString);
+                int client = RendezvousSocket.connect(address);
+                try {
+                    assertEquals(winner.pid(), UnixDomainSocket.peerCredentials(client).pid(),
+                            () -> "the entry leads to the process that bound it; " + outcome);
+                } finally {
+                    FileDescriptors.close(client);
+                }
+                OutputStream stdin = winner.process().getOutputStream();
+                stdin.write(("CLOSE " + round + '\n').getBytes(StandardCharsets.US_ASCII));
+                stdin.flush();
+                winner.awaitLine("CLOSED " + round, STARTUP_TIMEOUT);
+                assertFalse(Files.exists(Paths.get(address.socketPath()), LinkOption.NOFOLLOW_LINKS), "removed");
+            }
+            for (ChildJvm child : children) {
+                assertEquals(0, child.closeStdinAndWait(STARTUP_TIMEOUT), child::describeOutput);
+            }
+        } finally {
+            for (ChildJvm child : children) {
+                child.close();
+            }
+        }
+    }
+
+    @Test
+    void serverKilledWhileHoldingTheDirectoryLockBlocksNobody() throws Exception {
+        // The lock is flock(2) on the directory: what another process holds with it, the next server waits for, and
+        // the kernel drops it with the process.
+        String script = "import fcntl,os,sys,time\n"
+                + "fd=os.open(sys.argv[1],os.O_RDONLY)\nfcntl.flock(fd,fcntl.LOCK_EX)\n"
+                + "print('LOCKED',flush=True)\ntime.sleep(600)\n";
+        Process holder = new ProcessBuilder(List.of("/usr/bin/python3", "-c", script, directory.toString()))
+                .redirectErrorStream(true).start();
+        processes.add(holder);
+        String line = new String(holder.getInputStream().readNBytes("LOCKED\n".length()), StandardCharsets.UTF_8);
+        assertEquals("LOCKED\n", line);
+        leaveStaleEntry();
+        ExecutorService pool = Executors.newSingleThreadExecutor();
+        try {
+            Future<RendezvousSocket> bind = pool.submit(() -> RendezvousSocket.listen(address, 8));
+            Thread.sleep(300);
+            assertFalse(bind.isDone(), "the server waits while another process binds");
+            holder.destroyForcibly().waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            RendezvousSocket socket = bind.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            try {
+                assertEntryReaches(socket);
+            } finally {
+                socket.close();
+            }
+        } finally {
+            pool.shutdownNow();
         }
     }
 
@@ -147,7 +302,7 @@ final class RendezvousSocketTest {
     @Test
     void entryOfAnotherUserIsNotReplaced() throws Exception {
         assumeRoot("chown a socket file to another user");
-        FileDescriptors.close(UnixDomainSocket.listenOnPath(address.socketPath(), 1));
+        leaveStaleEntry();
         Files.setAttribute(Paths.get(address.socketPath()), "unix:uid", OTHER_UID);
         BindException e = assertThrows(BindException.class, () -> RendezvousSocket.listen(address, 8));
         assertTrue(e.getMessage().contains("belongs to uid " + OTHER_UID), e.getMessage());
@@ -163,11 +318,25 @@ final class RendezvousSocketTest {
 
         EventLoopGroup group = new IdtsEventLoopGroup(1);
         try {
+            long start = System.nanoTime();
             ChannelFuture refused = connect(group, address, 5000);
             assertTrue(refused.cause() instanceof ConnectException, String.valueOf(refused.cause()));
             String message = refused.cause().getMessage();
+            assertTrue(message.contains("refusing to connect to IDTS address " + address), message);
             assertTrue(message.contains("runs as uid " + OTHER_UID), message);
             assertTrue(message.contains(IdtsAddress.RENDEZVOUS_PEER_UIDS_PROPERTY), message);
+            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5), "refused within the timeout");
+
+            // With a TCP address that refuses too: both routes and both causes, as soon as they are known.
+            int closedPort = freePort();
+            start = System.nanoTime();
+            ChannelFuture neither = connect(group, address.withTcp("127.0.0.1", closedPort), 5000);
+            assertInstanceOf(ConnectException.class, neither.cause());
+            message = neither.cause().getMessage();
+            assertTrue(message.contains("by either route: IDTS to " + address), message);
+            assertTrue(message.contains("runs as uid " + OTHER_UID), message);
+            assertTrue(message.contains("then TCP to 127.0.0.1") && message.contains(":" + closedPort), message);
+            assertTrue(System.nanoTime() - start < TimeUnit.SECONDS.toNanos(5), "failed within the timeout");
 
             // Opened to that uid, the connector goes on to the handshake, which this listener never answers.
             System.setProperty(IdtsAddress.RENDEZVOUS_PEER_UIDS_PROPERTY, String.valueOf(OTHER_UID));
@@ -176,6 +345,38 @@ final class RendezvousSocketTest {
                     String.valueOf(admitted.cause()));
         } finally {
             assertTrue(ProcessResources.shutDown(group));
+        }
+    }
+
+    @Test
+    void entryOfAnotherUserThatTheClientMayNotWriteToFailsBothRoutesNamingTheCause() throws Exception {
+        assumeRoot("run a listener as another user (setpriv)");
+        // The client must not be privileged over the entry: root is, so it runs in a user namespace of its own,
+        // where the other user is not mapped and root's capabilities do not reach that user's files.
+        List<String> userNamespace = List.of("unshare", "--user", "--map-current-user");
+        String refusal = tryCommand(new ArrayList<>(List.of("unshare", "--user", "--map-current-user", "true")));
+        Assumptions.assumeTrue(refusal == null, () -> "this kernel or sandbox does not let a process make a user "
+                + "namespace (unshare --user --map-current-user), needed for a client without root's privileges: "
+                + refusal);
+        Files.setPosixFilePermissions(directory, PosixFilePermissions.fromString("rwxrwxrwx"));
+        startListenerAs(OTHER_UID, address.socketPath());
+        Files.setPosixFilePermissions(Paths.get(address.socketPath()), PosixFilePermissions.fromString("rw-------"));
+        int closedPort = freePort();
+        IdtsAddress routed = address.withTcp("127.0.0.1", closedPort);
+        try (ChildJvm client = ChildJvm.start(userNamespace, ConnectOnceMain.class, List.of(), routed.toString(),
+                "5000")) {
+            String outcome = client.awaitLine(l -> l.startsWith("FAILED ") || l.startsWith("CONNECTED "),
+                    STARTUP_TIMEOUT);
+            assertTrue(outcome.startsWith("FAILED "), outcome);
+            long millis = Long.parseLong(outcome.split(" ")[1]);
+            assertTrue(millis < 5000, "failed within the connect timeout: " + outcome);
+            assertTrue(outcome.contains("java.net.ConnectException: cannot connect to " + routed + " by either route"),
+                    outcome);
+            assertTrue(outcome.contains("may not connect to IDTS address " + address), outcome);
+            assertTrue(outcome.contains("no write permission on its rendezvous entry " + address.socketPath()
+                    + " (owned by uid " + OTHER_UID + ", mode 600)"), outcome);
+            assertTrue(outcome.contains("then TCP to 127.0.0.1") && outcome.contains(":" + closedPort), outcome);
+            assertEquals(0, client.closeStdinAndWait(STARTUP_TIMEOUT), client::describeOutput);
         }
     }
 
@@ -237,6 +438,33 @@ final class RendezvousSocketTest {
 
     // ---------------------------------------------------------------------------------------------------------
     // Helpers.
+
+    private static int freePort() throws IOException {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        }
+    }
+
+    /** A socket file at the address that nobody listens on: what a killed server leaves behind. */
+    private void leaveStaleEntry() throws IOException {
+        FileDescriptors.close(UnixDomainSocket.listenOnPath(address.socketPath(), 1));
+    }
+
+    /** A client connecting to the address's entry reaches {@code socket}: its connection waits in that backlog. */
+    private void assertEntryReaches(RendezvousSocket socket) throws IOException {
+        // The probes of the servers that lost are queued there too.
+        for (int probe; (probe = UnixDomainSocket.accept(socket.fd())) >= 0; ) {
+            FileDescriptors.close(probe);
+        }
+        int client = RendezvousSocket.connect(address);
+        try {
+            int accepted = UnixDomainSocket.accept(socket.fd());
+            assertTrue(accepted >= 0, "the connection to " + address + " reached " + socket);
+            FileDescriptors.close(accepted);
+        } finally {
+            FileDescriptors.close(client);
+        }
+    }
 
     private static void assumeRoot(String what) {
         Assumptions.assumeTrue(LinuxHost.uid() == 0, "needs root to " + what + "; this test runs as uid "

@@ -3,6 +3,7 @@ package io.idts.channel.ring;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.function.LongSupplier;
 
 
 /**
@@ -30,8 +31,17 @@ public final class CanaryRegion {
         snapshot();
     }
 
+    /**
+     * A writer whose clock stands still: every slice counts as filled fast, so the order in which it takes slices does
+     * not depend on how fast the test runs.
+     */
     public RingWriter writer(int ring) {
-        return new RingWriter(region, layout, ring);
+        return writer(ring, () -> 0L);
+    }
+
+    /** A writer on the given clock, for tests of how it picks slices by the pace of the stream. */
+    public RingWriter writer(int ring, LongSupplier nanoClock) {
+        return new RingWriter(region, layout, ring, nanoClock);
     }
 
     public RingReader reader(int ring) {

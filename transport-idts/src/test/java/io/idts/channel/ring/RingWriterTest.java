@@ -6,6 +6,8 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -16,6 +18,7 @@ import java.util.List;
 import java.util.Random;
 import java.util.Set;
 import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static io.idts.channel.ring.RegionLayout.DESCRIPTORS_PER_RING;
 import static io.idts.channel.ring.RegionLayout.FLAG_WAITING_FOR_DATA;
@@ -239,6 +242,32 @@ class RingWriterTest {
             assertEquals(src.getByte(i), r.dataByte(0, 7 * SLICE + i));
             assertEquals(src.getByte(SLICE + i), r.dataByte(0, 40 * SLICE + i));
         }
+    }
+
+    /**
+     * A stream that filled its slice fast goes on to a fresh slice and cycles through the ring; a slow one takes the
+     * slice given back last, so that it keeps writing a few warm slices.
+     */
+    @ParameterizedTest
+    @ValueSource(booleans = { true, false })
+    void aSlowStreamReusesTheSliceGivenBackLastAFastOneTakesAFreshOne(boolean slow) throws Exception {
+        CanaryRegion r = new CanaryRegion(CAP, CAP);
+        AtomicLong clock = new AtomicLong();
+        RingWriter w = r.writer(0, clock::get);
+        assertEquals(SLICE + 1, w.write(pattern(SLICE + 1, 0), 0, SLICE + 1));
+        w.publish();
+        // The consumer read everything and gave slice 0 back; slice 1 is current.
+        r.putLong(RegionLayout.consumerPositionOffset(0), r.getLong(RegionLayout.producerPositionOffset(0)));
+        r.putReturn(0, 0, 0);
+        r.putLong(RegionLayout.returnPositionOffset(0), 1);
+        // Slice 1 was taken at 0 ns; it is full when the clock says SLICE ns (a byte per ns: slow) or still 0.
+        clock.set(slow ? SLICE : SLICE - 1);
+        assertEquals(SLICE, w.write(pattern(SLICE, 1), 0, SLICE));
+        w.publish();
+        long position = r.getLong(RegionLayout.producerPositionOffset(0));
+        assertEquals(descriptor(1, SLICE - 1, true), r.descriptorAt(0, Math.toIntExact(position - 2)));
+        assertEquals(descriptor(slow ? 0 : 2, 1, false), r.descriptorAt(0, Math.toIntExact(position - 1)),
+                slow ? "the slice given back last" : "a fresh slice");
     }
 
     @Test
