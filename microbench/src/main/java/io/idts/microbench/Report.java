@@ -584,7 +584,18 @@ final class Report {
     /** Every target: issue 12's first, then the earlier ones that issue 12 does not restate. */
     static List<Target> targets(Results r) {
         List<Target> targets = issue12Targets(r);
-        targets.addAll(earlierTargets(r));
+        List<Target> earlier = earlierTargets(r);
+        // Issue 11's group right after issue 12's, so that each group is printed once.
+        for (Target target : earlier) {
+            if (target.group.equals(ISSUE_11)) {
+                targets.add(target);
+            }
+        }
+        for (Target target : earlier) {
+            if (!target.group.equals(ISSUE_11)) {
+                targets.add(target);
+            }
+        }
         return targets;
     }
 
