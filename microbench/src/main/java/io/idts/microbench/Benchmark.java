@@ -86,6 +86,9 @@ public final class Benchmark {
         return new Benchmark(settings, out).run();
     }
 
+    /** How long each measurement of the cache line's round trip between the two cores takes. */
+    private static final long CORE_TO_CORE_MILLIS = 250;
+
     private Results run() throws Exception {
         results.startedMillis = System.currentTimeMillis();
         long start = System.nanoTime();
@@ -103,6 +106,7 @@ public final class Benchmark {
             NettyTransports.initAllocator();
             try (ServerProcess s = ServerProcess.start(new PrefixedLog(), settings.serverJvmArgs)) {
                 server = s;
+                results.coreToCoreBeforeNanos = CoreToCore.roundTripNanos(CORE_TO_CORE_MILLIS);
                 if (settings.warmupRound) {
                     for (Transport t : settings.transports) {
                         runTransport(t, 0);
@@ -119,6 +123,7 @@ public final class Benchmark {
                     results.baseline = new Results.Idle(0);
                     measureIdle(results.baseline);
                 }
+                results.coreToCoreAfterNanos = CoreToCore.roundTripNanos(CORE_TO_CORE_MILLIS);
                 p.step("stopping the server JVM", 0.5);
                 ServerProcess.Stat end = server.stat();
                 long serverProcStat = Cpu.procStatNanos(server.pid);

@@ -41,6 +41,11 @@ final class Report {
         out.println();
         out.println("Results (" + r.settings + "; " + Progress.clock(r.seconds) + ")");
         out.println("machine: " + r.machine.get("summary"));
+        if (!Double.isNaN(r.coreToCoreBeforeNanos)) {
+            out.printf(Locale.ROOT, "a cache line between the two cores, round trip: %.0f ns before the rounds, %.0f ns "
+                    + "after (shared-memory bandwidth follows it: on a VM it moves with where the host runs the "
+                    + "vCPUs)%n", r.coreToCoreBeforeNanos, r.coreToCoreAfterNanos);
+        }
         out.println("In brackets: times better than epoll TCP in the same run (higher is better; for times and CPU "
                 + "it is TCP's figure over this one).");
         out.println("Percentiles: the median of the rounds' own (every round weighs the same); max: of all rounds.");
@@ -816,6 +821,10 @@ final class Report {
         root.put("startedAtMillis", r.startedMillis);
         root.put("durationSeconds", r.seconds);
         root.put("machine", r.machine);
+        if (!Double.isNaN(r.coreToCoreBeforeNanos)) {
+            root.put("coreToCoreRoundTripNanos", Map.of("beforeRounds", r.coreToCoreBeforeNanos,
+                    "afterRounds", r.coreToCoreAfterNanos));
+        }
         root.put("settings", r.settings.toMap());
         root.put("units", Map.of(
                 "rtt", "microseconds; each percentile the median of the rounds' (allRoundsMerged: all together)",

@@ -306,6 +306,9 @@ public final class Results {
     long checkedBytes;
     long startedMillis;
     double seconds;
+    /** {@link CoreToCore#roundTripNanos} before the first round and after the last: NaN when not measured. */
+    double coreToCoreBeforeNanos = Double.NaN;
+    double coreToCoreAfterNanos = Double.NaN;
 
     Results(Settings settings, Map<String, Object> machine) {
         this.settings = settings;
