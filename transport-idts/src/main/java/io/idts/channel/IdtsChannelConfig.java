@@ -165,8 +165,10 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
      * long.
      */
     public IdtsChannelConfig setSpinTimeNanos(long spinTimeNanos) {
-        if (spinTimeNanos != IdtsChannelOption.SPIN_ADAPTIVE) {
-            ObjectUtil.checkPositiveOrZero(spinTimeNanos, "spinTimeNanos");
+        if (spinTimeNanos < 0 && spinTimeNanos != IdtsChannelOption.SPIN_ADAPTIVE) {
+            throw new IllegalArgumentException("spinTimeNanos: " + spinTimeNanos + " (expected: >= 0, or "
+                    + "IdtsChannelOption.SPIN_ADAPTIVE (" + IdtsChannelOption.SPIN_ADAPTIVE
+                    + ") for the adaptive spin)");
         }
         this.spinTimeNanos = spinTimeNanos;
         return this;

@@ -11,8 +11,8 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
     /**
      * Capacity in bytes of each of the connection's two rings: a power of two from 4 KiB to 256 MiB, default 4 MiB
      * (system property {@code io.idts.ringCapacity}: a ring larger than a core's private cache is what lets a stream's
-     * writer rewrite lines the reader's core no longer holds; a connection touches its whole ring once it has carried
-     * a ring's worth of bytes); for a Xen address the default is 128 KiB (system property
+     * writer rewrite lines the reader's core no longer holds; a stream faster than 1 GB/s touches its whole ring, a slower
+     * one a few slices); for a Xen address the default is 128 KiB (system property
      * {@code io.idts.xenRingCapacity}), because every page of a ring is a grant, and Linux's gntalloc driver allows
      * 1024 of them in all unless its {@code limit} parameter is raised. The connecting side chooses it; on an
      * accepted channel it has no effect (the connecting peer chose already).

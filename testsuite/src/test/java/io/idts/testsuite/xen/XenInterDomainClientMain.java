@@ -23,7 +23,6 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.ByteBuffer;
@@ -125,34 +124,12 @@ public final class XenInterDomainClientMain {
         }
     }
 
-    /** Connects, retrying while nobody listens yet (the server's JVM may start after this one). */
-    private Channel connectWithRetry(Bootstrap bootstrap, IdtsAddress address) throws Exception {
-        long start = System.nanoTime();
-        long end = start + TimeUnit.SECONDS.toNanos(CONNECT_SECONDS);
-        for (int attempt = 1;; attempt++) {
-            ChannelFuture connect = bootstrap.connect(address).await();
-            if (connect.isSuccess()) {
-                log.info("connected to " + address + " after " + attempt + " attempt(s), "
-                        + (System.nanoTime() - start) / 1_000_000 + " ms");
-                return connect.channel();
-            }
-            // Refused while nobody listens; anything else is a failure to report.
-            if (!(connect.cause() instanceof ConnectException) || System.nanoTime() > end) {
-                throw new IllegalStateException("connect to " + address + " failed after " + attempt
-                        + " attempt(s)", connect.cause());
-            }
-            if (attempt == 1) {
-                log.info("waiting for " + address + ": " + connect.cause().getMessage());
-            }
-            Thread.sleep(1000);
-        }
-    }
-
     private void roundTrip(Bootstrap idts) throws Exception {
         byte[] message = ("hello dom0, from a domU, through IDTS " + System.nanoTime())
                 .getBytes(StandardCharsets.US_ASCII);
         Collector collector = new Collector(message.length);
-        Channel channel = connectWithRetry(idts.clone().handler(collector), address("echo"));
+        Channel channel = XenTransfers.connectWithRetry(idts.clone().handler(collector), address("echo"),
+                CONNECT_SECONDS, log);
         log.check("round trip: a " + message.length + "-byte message echoed back by dom0", () -> {
             long start = System.nanoTime();
             channel.writeAndFlush(Unpooled.wrappedBuffer(message)).sync();
@@ -221,7 +198,8 @@ public final class XenInterDomainClientMain {
     private void halfClose(Bootstrap idts) throws Exception {
         XenPattern pattern = new XenPattern(XenTransfers.CLIENT_SEED);
         Collector collector = new Collector(XenTransfers.HALF_CLOSE_BYTES);
-        Channel channel = connectWithRetry(idts.clone().handler(collector), address("halfclose"));
+        Channel channel = XenTransfers.connectWithRetry(idts.clone().handler(collector), address("halfclose"),
+                CONNECT_SECONDS, log);
         log.check("half-close: the client writes " + XenTransfers.HALF_CLOSE_BYTES + " bytes and shuts its output "
                 + "down, then reads them all back and the end of input", () -> {
             ByteBuf out = Unpooled.directBuffer(XenTransfers.HALF_CLOSE_BYTES);
@@ -242,7 +220,8 @@ public final class XenInterDomainClientMain {
 
     private void stream(Bootstrap idts) throws Exception {
         XenTransfers.StreamEnd end = new XenTransfers.StreamEnd(false);
-        Channel channel = connectWithRetry(idts.clone().handler(end), address("stream"));
+        Channel channel = XenTransfers.connectWithRetry(idts.clone().handler(end), address("stream"), CONNECT_SECONDS,
+                log);
         XenTransfers.StreamResult r = null;
         long endAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(STEP_SECONDS);
         while (r == null) {
@@ -343,8 +322,8 @@ public final class XenInterDomainClientMain {
 
     /** Opens {@code hold}, writes a byte, and waits for the domain to be destroyed. */
     private void hold(Bootstrap idts) throws Exception {
-        Channel channel = connectWithRetry(idts.clone().handler(new ChannelInboundHandlerAdapter()),
-                address("hold"));
+        Channel channel = XenTransfers.connectWithRetry(idts.clone().handler(new ChannelInboundHandlerAdapter()),
+                address("hold"), CONNECT_SECONDS, log);
         channel.writeAndFlush(Unpooled.wrappedBuffer(new byte[] {'D'})).sync();
         log.info("holding " + channel + " open; dom0 destroys this domain now (" + log.failures()
                 + " failure(s) so far)");

@@ -15,7 +15,6 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 
-import java.net.ConnectException;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -87,7 +86,8 @@ public final class XenRouteClientMain {
             log.check(b + ": TCP-only in dom0, reached through TCP over the vif (route() TCP, to " + host + ':'
                     + XenRouteServerMain.PORT_B + "), " + XenRouteServerMain.ECHO_BYTES + " bytes echoed, every "
                     + "byte and the CRC32 checked", () -> {
-                IdtsChannel channel = connectWithRetry(bootstrap, b);
+                IdtsChannel channel = (IdtsChannel) XenTransfers.connectWithRetry(bootstrap, b, CONNECT_SECONDS,
+                        log);
                 try {
                     InetSocketAddress remote = channel.tcpRemoteAddress();
                     InetSocketAddress local = channel.tcpLocalAddress();
@@ -148,28 +148,6 @@ public final class XenRouteClientMain {
             group.shutdownGracefully(0, 5, TimeUnit.SECONDS).await(30, TimeUnit.SECONDS);
         }
         return log.exitCode();
-    }
-
-    /** Connects, retrying while neither route answers (the server's JVM may start after this one). */
-    private IdtsChannel connectWithRetry(Bootstrap bootstrap, IdtsAddress address) throws Exception {
-        long start = System.nanoTime();
-        long end = start + TimeUnit.SECONDS.toNanos(CONNECT_SECONDS);
-        for (int attempt = 1;; attempt++) {
-            ChannelFuture connect = bootstrap.connect(address).await();
-            if (connect.isSuccess()) {
-                log.info("connected to " + address + " after " + attempt + " attempt(s), "
-                        + (System.nanoTime() - start) / 1_000_000 + " ms");
-                return (IdtsChannel) connect.channel();
-            }
-            if (!(connect.cause() instanceof ConnectException) || System.nanoTime() > end) {
-                throw new IllegalStateException("connect to " + address + " failed after " + attempt
-                        + " attempt(s)", connect.cause());
-            }
-            if (attempt == 1) {
-                log.info("waiting for " + address + ": " + connect.cause().getMessage());
-            }
-            Thread.sleep(1000);
-        }
     }
 
     /** The echo on {@code channel}: {@code null} when everything came back as sent. */

@@ -1,5 +1,6 @@
 package io.idts.testsuite.xen;
 
+import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -9,8 +10,11 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
 
+import java.net.ConnectException;
+import java.net.SocketAddress;
 import java.nio.ByteBuffer;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.zip.CRC32;
 
 /**
@@ -37,6 +41,33 @@ final class XenTransfers {
     static final long SERVER_SEED = 0x1D75_D0D0L;
 
     private XenTransfers() {
+    }
+
+    /**
+     * Connects, retrying every second while nobody answers (the server's JVM in the other domain may start after this
+     * one) for up to {@code timeoutSeconds}; any other failure ends it at once.
+     */
+    static Channel connectWithRetry(Bootstrap bootstrap, SocketAddress address, long timeoutSeconds, XenCheckLog log)
+            throws InterruptedException {
+        long start = System.nanoTime();
+        long end = start + TimeUnit.SECONDS.toNanos(timeoutSeconds);
+        for (int attempt = 1;; attempt++) {
+            ChannelFuture connect = bootstrap.connect(address).await();
+            if (connect.isSuccess()) {
+                log.info("connected to " + address + " after " + attempt + " attempt(s), "
+                        + (System.nanoTime() - start) / 1_000_000 + " ms");
+                return connect.channel();
+            }
+            // Refused while nobody listens; anything else is a failure to report.
+            if (!(connect.cause() instanceof ConnectException) || System.nanoTime() > end) {
+                throw new IllegalStateException("connect to " + address + " failed after " + attempt
+                        + " attempt(s)", connect.cause());
+            }
+            if (attempt == 1) {
+                log.info("waiting for " + address + ": " + connect.cause().getMessage());
+            }
+            Thread.sleep(1000);
+        }
     }
 
     static void update(CRC32 crc, ByteBuf buf, int index, int length) {
