@@ -1,9 +1,7 @@
 package io.idts.channel;
 
 import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import org.junit.jupiter.api.BeforeAll;
@@ -115,12 +113,7 @@ final class IdtsRouteTwoProcessTest {
         IdtsChannel connect(IdtsAddress remote, PatternSender sender, PatternReceiver receiver) throws Exception {
             ChannelFuture connect = new Bootstrap().group(group).channel(IdtsChannel.class)
                     .option(ChannelOption.TCP_NODELAY, true)
-                    .handler(new ChannelInitializer<Channel>() {
-                        @Override
-                        protected void initChannel(Channel ch) {
-                            ch.pipeline().addLast(sender, receiver);
-                        }
-                    }).connect(remote);
+                    .handler(IdtsChannelTest.pipeline(sender, receiver)).connect(remote);
             assertTrue(connect.await(TIMEOUT_SECONDS, TimeUnit.SECONDS));
             assertTrue(connect.isSuccess(), () -> "connect to " + remote + " failed: " + connect.cause());
             return assertInstanceOf(IdtsChannel.class, connect.channel());

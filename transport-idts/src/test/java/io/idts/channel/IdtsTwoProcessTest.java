@@ -171,12 +171,7 @@ final class IdtsTwoProcessTest {
                                    PatternReceiver receiver) throws InterruptedException {
         ChannelFuture connect = new Bootstrap().group(group).channel(IdtsChannel.class)
                 .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(1 << 20, 2 << 20))
-                .handler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast(sender, receiver);
-                    }
-                }).connect(address);
+                .handler(IdtsChannelTest.pipeline(sender, receiver)).connect(address);
         assertTrue(connect.await(TIMEOUT_SECONDS, TimeUnit.SECONDS));
         assertTrue(connect.isSuccess(), () -> "connect to " + address + " failed: " + connect.cause());
         return connect.channel();

@@ -368,12 +368,7 @@ final class TcpRouteTest {
         PatternReceiver receiver = new PatternReceiver(STREAM_BYTES);
         ChannelFuture connect = new Bootstrap().group(clientGroup).channel(IdtsChannel.class)
                 .option(ChannelOption.TCP_NODELAY, true)
-                .handler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast(sender, receiver);
-                    }
-                }).connect(remote);
+                .handler(IdtsChannelTest.pipeline(sender, receiver)).connect(remote);
         assertTrue(connect.await(TIMEOUT_SECONDS, TimeUnit.SECONDS));
         assertTrue(connect.isSuccess(), () -> "connect to " + remote + " failed: " + connect.cause());
         IdtsChannel client = (IdtsChannel) connect.channel();
