@@ -28,18 +28,18 @@ final class XenHostileConnector implements AutoCloseable {
     private static final int LIST_REFS_OFFSET = 136;
     private static final int CONNECTOR_ALIVE_OFFSET = 0;
     /**
-     * The smallest region of protocol version 3 (whose layout is version 2's): the control page, two descriptor queues
+     * The smallest region of protocol version 4: the control page, two descriptor queues
      * of two pages each and two rings of one page each.
      */
     private static final int MIN_REGION_PAGES = 7;
     // A valid region of the smallest size (docs/protocol.md, "The region"), native byte order.
     private static final int MAGIC = 0x49445453;
-    private static final int VERSION = 3;
+    private static final int VERSION = 4;
     private static final int RING_CAPACITY = PAGE;
     private static final int DATA_OFFSET = 20480;
     private static final int RING_0_PRODUCER_POSITION = 128;
     private static final int RING_0_PRODUCER_STATE = 136;
-    private static final int RING_0_PRODUCER_FLAGS = 140;
+    private static final int RING_0_PRODUCER_FLAGS = 192;
     private static final int RING_1_PRODUCER_STATE = 392;
     private static final int RING_0_DESCRIPTORS = 4096;
     private static final int STATE_OPEN = 1;

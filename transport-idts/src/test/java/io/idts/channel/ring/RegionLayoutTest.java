@@ -25,7 +25,7 @@ class RegionLayoutTest {
     void constantsAndOffsetsAreThoseOfTheSpecification() {
         // Literal numbers on purpose: this is the one place that checks the code against docs/protocol.md.
         assertEquals(0x49445453, RegionLayout.MAGIC);
-        assertEquals(3, RegionLayout.VERSION);
+        assertEquals(4, RegionLayout.VERSION);
         assertEquals(4096, MIN_RING_CAPACITY);
         assertEquals(1 << 28, MAX_RING_CAPACITY);
         assertEquals(4 << 20, RegionLayout.DEFAULT_RING_CAPACITY);
@@ -49,14 +49,14 @@ class RegionLayoutTest {
         assertEquals(16, RegionLayout.REGION_SIZE_OFFSET);
         assertEquals(128, RegionLayout.producerPositionOffset(0));
         assertEquals(136, RegionLayout.producerStateOffset(0));
-        assertEquals(140, RegionLayout.producerFlagsOffset(0));
+        assertEquals(192, RegionLayout.producerFlagsOffset(0));
         assertEquals(256, RegionLayout.consumerPositionOffset(0));
-        assertEquals(264, RegionLayout.consumerFlagsOffset(0));
+        assertEquals(320, RegionLayout.consumerFlagsOffset(0));
         assertEquals(384, RegionLayout.producerPositionOffset(1));
         assertEquals(392, RegionLayout.producerStateOffset(1));
-        assertEquals(396, RegionLayout.producerFlagsOffset(1));
+        assertEquals(448, RegionLayout.producerFlagsOffset(1));
         assertEquals(512, RegionLayout.consumerPositionOffset(1));
-        assertEquals(520, RegionLayout.consumerFlagsOffset(1));
+        assertEquals(576, RegionLayout.consumerFlagsOffset(1));
         assertEquals(0, RegionLayout.STATE_NEW);
         assertEquals(1, RegionLayout.STATE_OPEN);
         assertEquals(2, RegionLayout.STATE_OUTPUT_SHUTDOWN);
@@ -157,7 +157,7 @@ class RegionLayoutTest {
 
         ByteBuffer nativeOrder = region.duplicate().order(ByteOrder.nativeOrder());
         assertEquals(0x49445453, nativeOrder.getInt(0));
-        assertEquals(3, nativeOrder.getInt(4));
+        assertEquals(4, nativeOrder.getInt(4));
         assertEquals(CAP0, nativeOrder.getInt(8));
         assertEquals(CAP1, nativeOrder.getInt(12));
         assertEquals(DATA_OFFSET + CAP0 + CAP1, nativeOrder.getLong(16));
@@ -213,10 +213,11 @@ class RegionLayoutTest {
     @Test
     void validateRejectsAnotherVersion() {
         assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 1), "region version 1",
-                "is not the supported version 3", "same protocol version");
-        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 2), "version 2", "supported version 3");
-        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 4), "version 4", "supported version 3");
-        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 0), "version 0", "supported version 3");
+                "is not the supported version 4", "same protocol version");
+        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 3), "version 3", "supported version 4");
+        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 2), "version 2", "supported version 4");
+        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 5), "version 5", "supported version 4");
+        assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, 0), "version 0", "supported version 4");
         assertRejected(r -> r.putInt(RegionLayout.VERSION_OFFSET, -1), "version 4294967295", "supported");
     }
 
