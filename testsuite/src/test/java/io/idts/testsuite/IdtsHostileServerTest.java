@@ -334,15 +334,21 @@ class IdtsHostileServerTest {
             ByteBuffer region = peer.region();
             long[][] scribbled = {
                 { 0, 128 },      // magic, version, capacities, size, reserved
-                { 144, 256 },    // ring 0 producer line, reserved (the client's line)
-                { 280, 384 },    // ring 0 consumer line, reserved
-                { 400, 512 },    // ring 1 producer line, reserved
-                { 536, 1024 },   // ring 1 consumer line, reserved (the client's line), and reserved
+                { 140, 192 },    // ring 0 producer line (the client's line), reserved
+                { 196, 256 },    //   after its flags
+                { 264, 272 },    // ring 0 consumer line, reserved
+                { 280, 320 },    //   after the return position
+                { 324, 384 },    //   after its flags
+                { 396, 448 },    // ring 1 producer line, reserved
+                { 452, 512 },    //   after its flags
+                { 520, 528 },    // ring 1 consumer line (the client's line), reserved
+                { 536, 576 },    //   after the return position
+                { 580, 1024 },   //   after its flags, and reserved
                 { 1536, 4096 },  // reserved
             };
             for (long[] range : scribbled) {
-                for (int offset = (int) range[0]; offset < range[1]; offset += Long.BYTES) {
-                    region.putLong(offset, 0x7777_7777_7777_7777L);
+                for (int offset = (int) range[0]; offset < range[1]; offset += Integer.BYTES) {
+                    region.putInt(offset, 0x7777_7777);
                 }
             }
             int length = 5 * RING + 17;
