@@ -901,8 +901,8 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
         private void startConnect() throws Exception {
             IdtsAddress remote = requestedRemoteAddress.withoutTcp();
             try {
-                connector = remote.backend().connect(remote, localAddress, config().ringCapacityFor(remote),
-                        ioHandler(), this::finishConnect);
+                connector = remote.backend().connect(remote, localAddress, config().ringCapacityFor(remote,
+                        ioHandler().channels()), ioHandler(), this::finishConnect);
             } catch (IdtsBackend.BacklogFullException e) {
                 // The server is flooded with connects; try again shortly, until the connect timeout fires.
                 eventLoop().schedule(this::retryConnect, BACKLOG_RETRY_MILLIS, TimeUnit.MILLISECONDS);

@@ -49,6 +49,14 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
     static final int DEFAULT_RING_CAPACITY =
             SystemPropertyUtil.getInt("io.idts.ringCapacity", RegionLayout.DEFAULT_RING_CAPACITY);
     static final int DEFAULT_XEN_RING_CAPACITY = SystemPropertyUtil.getInt("io.idts.xenRingCapacity", 128 * 1024);
+    /**
+     * With the default capacity, the rings of a loop's connections share about this many bytes: a connection made on
+     * a loop that has {@code n} IDTS channels already gets {@code RING_BYTES_PER_LOOP / n} rounded down to a power of
+     * two, between {@link #MIN_SHARED_RING_CAPACITY} and the default (4 MiB for the first 16 channels, 256 KiB from
+     * the 257th on).
+     */
+    static final long RING_BYTES_PER_LOOP = Math.max(1, SystemPropertyUtil.getLong("io.idts.ringBytesPerLoop", 64L << 20));
+    static final int MIN_SHARED_RING_CAPACITY = 256 << 10;
     static final long DEFAULT_SPIN_TIME_NANOS = SystemPropertyUtil.getLong("io.idts.spinTimeNanos",
             IdtsChannelOption.SPIN_ADAPTIVE);
     static final boolean DEFAULT_ZERO_COPY_READS = SystemPropertyUtil.getBoolean("io.idts.zeroCopyReads", true);
@@ -148,10 +156,25 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
         return this;
     }
 
-    /** The ring capacity of a connection to {@code remote}: the one set, or the default of its backend. */
-    int ringCapacityFor(IdtsAddress remote) {
-        return ringCapacitySet || !remote.isXen()
-                ? ringCapacity : RegionLayout.checkCapacity(DEFAULT_XEN_RING_CAPACITY);
+    /**
+     * The ring capacity of a connection to {@code remote} made on a loop that has {@code channelsOnLoop} IDTS
+     * channels: the one set, or the default of its backend, shared out among the loop's connections on the host.
+     */
+    int ringCapacityFor(IdtsAddress remote, int channelsOnLoop) {
+        if (ringCapacitySet) {
+            return ringCapacity;
+        }
+        if (remote.isXen()) {
+            return RegionLayout.checkCapacity(DEFAULT_XEN_RING_CAPACITY);
+        }
+        // Many connections on one loop: the reader comes round to each rarely, and every ring fills up, so what a
+        // connection has in flight is its whole ring. Smaller rings keep the loop's memory in flight, and with it the
+        // page faults and cache misses of touching it, near what ten connections have (docs/benchmarks.md).
+        long share = RING_BYTES_PER_LOOP / Math.max(1, channelsOnLoop);
+        if (share >= ringCapacity) {
+            return ringCapacity;
+        }
+        return (int) Math.max(Math.min(MIN_SHARED_RING_CAPACITY, ringCapacity), Long.highestOneBit(share));
     }
 
     /** See {@link IdtsChannelOption#SPIN_TIME_NANOS}. */

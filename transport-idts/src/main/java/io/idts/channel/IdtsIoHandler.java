@@ -180,6 +180,11 @@ public final class IdtsIoHandler implements IoHandler {
         return anyAdaptive ? Math.max(spin, adaptiveSpin.spinNanos()) : spin;
     }
 
+    /** IDTS channels registered with this loop (server channels included). */
+    int channels() {
+        return handles.length;
+    }
+
     /** A peer's notification reached one of this loop's channels (counted while the loop blocks). */
     void peerNotified() {
         peerNotifications++;
