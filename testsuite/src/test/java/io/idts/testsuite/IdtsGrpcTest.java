@@ -10,6 +10,7 @@ import io.idts.channel.IdtsAddress;
 import io.idts.channel.IdtsChannel;
 import io.idts.channel.IdtsChannelOption;
 import io.idts.channel.IdtsEventLoopGroup;
+import io.idts.channel.ring.RegionLayout;
 import io.netty.channel.EventLoopGroup;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -33,9 +34,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 /**
- * grpc-java ({@code grpc-netty}, not shaded) over IDTS between two JVMs with the transport's defaults: 64 unary
- * calls in flight, each echoing a message of 4 times the ring, and a bidirectional stream of 100,000 messages (ten of
- * them twice the ring). gRPC's
+ * grpc-java ({@code grpc-netty}, not shaded) over IDTS between two JVMs with the transport's defaults but 1 MiB rings:
+ * 64 unary calls in flight, each echoing a message of 4 times the ring, and a bidirectional stream of 100,000 messages
+ * (ten of them twice the ring); and, with no IDTS option at all, 16 unary calls of 4 default rings each. gRPC's
  * deframer keeps buffers until a message is complete: with protocol version 1 the channel stopped after a few hundred
  * calls and every later call ended in DEADLINE_EXCEEDED.
  */
@@ -56,13 +57,14 @@ class IdtsGrpcTest {
      */
     private static final long STREAM_DEADLINE_SECONDS = 180;
 
+    private static IdtsAddress address;
     private static ChildJvm server;
     private static EventLoopGroup group;
     private static ManagedChannel channel;
 
     @BeforeAll
     static void start() throws Exception {
-        IdtsAddress address = IdtsSocketTestPermutation.newSocketAddress("grpc");
+        address = IdtsSocketTestPermutation.newSocketAddress("grpc");
         server = ChildJvm.start(GrpcEchoServerMain.class, address.toString());
         server.awaitLine(line -> line.startsWith("READY"), Duration.ofSeconds(60));
         group = new IdtsEventLoopGroup(1);
@@ -91,10 +93,38 @@ class IdtsGrpcTest {
 
     @Test
     void sixtyFourUnaryCallsInFlightOfFourRingsEach() throws Exception {
+        echoUnaryCalls(channel, 64, 4 * RING);
+    }
+
+    /**
+     * The same on a channel built with no IDTS option at all, as a user drops IDTS into a gRPC client: the default
+     * 4 MiB rings (this is the loop's only channel, so it has the whole default), 16 calls of 4 rings each in flight.
+     */
+    @Test
+    void sixteenUnaryCallsInFlightOfFourDefaultRingsEachWithTheTransportsDefaults() throws Exception {
+        EventLoopGroup defaultsGroup = new IdtsEventLoopGroup(1);
+        ManagedChannel defaults = NettyChannelBuilder.forAddress(address)
+                .channelType(IdtsChannel.class)
+                .eventLoopGroup(defaultsGroup)
+                .usePlaintext()
+                .maxInboundMessageSize(GrpcEcho.MAX_MESSAGE)
+                .build();
+        try {
+            echoUnaryCalls(defaults, 16, 4 * RegionLayout.DEFAULT_RING_CAPACITY);
+        } finally {
+            defaults.shutdown();
+            if (!defaults.awaitTermination(10, TimeUnit.SECONDS)) {
+                defaults.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+            }
+            defaultsGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+        }
+    }
+
+    private static void echoUnaryCalls(ManagedChannel channel, int calls, int size) throws Exception {
         List<byte[]> requests = new ArrayList<>();
         List<CompletableFuture<byte[]>> responses = new ArrayList<>();
-        for (int i = 0; i < 64; i++) {
-            byte[] request = Digests.body(4 * RING + i, 1000 + i);
+        for (int i = 0; i < calls; i++) {
+            byte[] request = Digests.body(size + i, 1000 + i);
             requests.add(request);
             CompletableFuture<byte[]> response = new CompletableFuture<>();
             ClientCalls.asyncUnaryCall(channel.newCall(GrpcEcho.UNARY,
@@ -102,14 +132,14 @@ class IdtsGrpcTest {
                     observer(response));
             responses.add(response);
         }
-        for (int i = 0; i < 64; i++) {
+        for (int i = 0; i < calls; i++) {
             byte[] response;
             try {
                 response = responses.get(i).get(DEADLINE_SECONDS + 10, TimeUnit.SECONDS);
             } catch (ExecutionException | TimeoutException e) {
                 long answered = responses.stream().filter(r -> r.isDone() && !r.isCompletedExceptionally()).count();
                 throw new AssertionError("call " + i + " (" + requests.get(i).length + " bytes) failed; " + answered
-                        + " of the 64 calls were answered", e);
+                        + " of the " + calls + " calls were answered", e);
             }
             assertNotNull(response, "call " + i + " ended without a response");
             assertEquals(requests.get(i).length, response.length, "call " + i + ": length of the echo");
