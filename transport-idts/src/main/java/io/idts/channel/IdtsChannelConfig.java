@@ -51,11 +51,12 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
     static final int DEFAULT_XEN_RING_CAPACITY = SystemPropertyUtil.getInt("io.idts.xenRingCapacity", 128 * 1024);
     /**
      * With the default capacity, the rings of a loop's connections share about this many bytes: a connection made on
-     * a loop that has {@code n} IDTS channels already gets {@code RING_BYTES_PER_LOOP / n} rounded down to a power of
-     * two, between {@link #MIN_SHARED_RING_CAPACITY} and the default (4 MiB for the first 16 channels, 256 KiB from
-     * the 257th on).
+     * a loop that has {@code n} IDTS channels (itself included) gets {@code RING_BYTES_PER_LOOP / n} rounded down to a
+     * power of two, between {@link #MIN_SHARED_RING_CAPACITY} and the default (4 MiB for the first 16 channels,
+     * 256 KiB from the 257th on).
      */
-    static final long RING_BYTES_PER_LOOP = Math.max(1, SystemPropertyUtil.getLong("io.idts.ringBytesPerLoop", 64L << 20));
+    static final long RING_BYTES_PER_LOOP =
+            Math.max(1, SystemPropertyUtil.getLong("io.idts.ringBytesPerLoop", 64L << 20));
     static final int MIN_SHARED_RING_CAPACITY = 256 << 10;
     static final long DEFAULT_SPIN_TIME_NANOS = SystemPropertyUtil.getLong("io.idts.spinTimeNanos",
             IdtsChannelOption.SPIN_ADAPTIVE);
