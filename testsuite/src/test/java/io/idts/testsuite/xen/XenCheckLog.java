@@ -2,6 +2,7 @@ package io.idts.testsuite.xen;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
 
 /**
  * The PASS/FAIL lines of a program that runs inside a Xen domain under {@code testsuite/xen/run}: the harness reads
@@ -53,6 +54,24 @@ final class XenCheckLog {
     synchronized void figure(String key, String value) {
         System.out.println(prefix + " figure: " + key + ' ' + value);
         System.out.flush();
+    }
+
+    /**
+     * The end of a harness main: exits with the code {@code run} returns; if it throws, prints
+     * {@code <prefix> FAIL: the <who> ended with <exception>} and the stack trace (the harness reads both from the
+     * console) and exits with 1.
+     */
+    static void exitWith(String prefix, String who, Callable<Integer> run) {
+        int code;
+        try {
+            code = run.call();
+        } catch (Throwable t) {
+            System.out.println(prefix + " FAIL: the " + who + " ended with " + t);
+            t.printStackTrace(System.out);
+            code = 1;
+        }
+        System.out.flush();
+        System.exit(code);
     }
 
     synchronized int failures() {

@@ -76,16 +76,7 @@ public final class XenInterDomainServerMain {
             System.err.println("usage: XenInterDomainServerMain <client domid>");
             System.exit(2);
         }
-        int code;
-        try {
-            code = new XenInterDomainServerMain().run(Integer.parseInt(args[0]));
-        } catch (Throwable t) {
-            System.out.println("SERVER FAIL: the server ended with " + t);
-            t.printStackTrace(System.out);
-            code = 1;
-        }
-        System.out.flush();
-        System.exit(code);
+        XenCheckLog.exitWith("SERVER", "server", () -> new XenInterDomainServerMain().run(Integer.parseInt(args[0])));
     }
 
     private long remainingMillis() {

@@ -54,16 +54,7 @@ public final class XenRouteClientMain {
             System.err.println("usage: XenRouteClientMain <server domid> <server IPv4 address>");
             System.exit(2);
         }
-        int code;
-        try {
-            code = new XenRouteClientMain().run(Integer.parseInt(args[0]), args[1]);
-        } catch (Throwable t) {
-            System.out.println("RCLIENT FAIL: the client ended with " + t);
-            t.printStackTrace(System.out);
-            code = 1;
-        }
-        System.out.flush();
-        System.exit(code);
+        XenCheckLog.exitWith("RCLIENT", "client", () -> new XenRouteClientMain().run(Integer.parseInt(args[0]), args[1]));
     }
 
     private int run(int server, String host) throws Exception {

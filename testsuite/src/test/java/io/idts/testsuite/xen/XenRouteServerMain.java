@@ -77,16 +77,7 @@ public final class XenRouteServerMain {
             System.err.println("usage: XenRouteServerMain <client domid> <client IPv4 address>");
             System.exit(2);
         }
-        int code;
-        try {
-            code = new XenRouteServerMain().run(Integer.parseInt(args[0]), args[1]);
-        } catch (Throwable t) {
-            System.out.println("RSERVER FAIL: the server ended with " + t);
-            t.printStackTrace(System.out);
-            code = 1;
-        }
-        System.out.flush();
-        System.exit(code);
+        XenCheckLog.exitWith("RSERVER", "server", () -> new XenRouteServerMain().run(Integer.parseInt(args[0]), args[1]));
     }
 
     private int run(int client, String clientIp) throws Exception {
