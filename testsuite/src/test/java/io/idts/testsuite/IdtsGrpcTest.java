@@ -80,11 +80,7 @@ class IdtsGrpcTest {
     @AfterAll
     static void stop() throws Exception {
         try {
-            channel.shutdown();
-            if (!channel.awaitTermination(10, TimeUnit.SECONDS)) {
-                channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-            }
-            group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            shutDown(channel, group);
             assertEquals(0, server.closeStdinAndWait(Duration.ofSeconds(60)), server.describeOutput());
         } finally {
             server.close();
@@ -112,12 +108,17 @@ class IdtsGrpcTest {
         try {
             echoUnaryCalls(defaults, 16, 4 * RegionLayout.DEFAULT_RING_CAPACITY);
         } finally {
-            defaults.shutdown();
-            if (!defaults.awaitTermination(10, TimeUnit.SECONDS)) {
-                defaults.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
-            }
-            defaultsGroup.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
+            shutDown(defaults, defaultsGroup);
         }
+    }
+
+    /** Shuts {@code channel} down (at once if its calls do not end within 10 s), then its event loop. */
+    private static void shutDown(ManagedChannel channel, EventLoopGroup group) throws InterruptedException {
+        channel.shutdown();
+        if (!channel.awaitTermination(10, TimeUnit.SECONDS)) {
+            channel.shutdownNow().awaitTermination(10, TimeUnit.SECONDS);
+        }
+        group.shutdownGracefully(0, 5, TimeUnit.SECONDS).sync();
     }
 
     private static void echoUnaryCalls(ManagedChannel channel, int calls, int size) throws Exception {

@@ -170,13 +170,7 @@ final class TcpRouteTest {
     @Test
     void staleRendezvousEntryAndUnreachableTcpAddressFailWithinTheConnectTimeoutNamingBoth() throws Exception {
         leaveStaleEntry();
-        // TEST-NET-1: never routed; the TCP connect either fails at once (no route) or times out.
-        IdtsAddress unreachable = address.withTcp("192.0.2.1", 9);
-        long start = System.nanoTime();
-        ChannelFuture connect = connect(unreachable, 1000);
-        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-        assertFalse(connect.isSuccess());
-        assertTrue(millis < 1000 + 500, "failed within the connect timeout, took " + millis + " ms");
+        ChannelFuture connect = connectToUnreachableTcpWithin1000Millis();
         assertInstanceOf(ConnectException.class, connect.cause());
         String message = connect.cause().getMessage();
         assertTrue(message.contains(address.toString()), message);
@@ -228,13 +222,7 @@ final class TcpRouteTest {
 
     @Test
     void unreachableTcpAddressFailsWithinTheConnectTimeout() throws Exception {
-        // TEST-NET-1: never routed; the connect either fails at once (no route) or times out.
-        IdtsAddress unreachable = address.withTcp("192.0.2.1", 9);
-        long start = System.nanoTime();
-        ChannelFuture connect = connect(unreachable, 1000);
-        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-        assertFalse(connect.isSuccess());
-        assertTrue(millis < 1000 + 500, "failed within the connect timeout, took " + millis + " ms");
+        ChannelFuture connect = connectToUnreachableTcpWithin1000Millis();
         String message = connect.cause().getMessage();
         assertTrue(message.contains("192.0.2.1"), message);
         assertTrue(message.contains("IDTS"), message);
@@ -347,6 +335,21 @@ final class TcpRouteTest {
                 ch.pipeline().addLast(new EchoServerMain.EchoHandler());
             }
         };
+    }
+
+    /**
+     * Connects to {@link #address} with an unreachable TCP address and a 1 s connect timeout, and asserts that the
+     * connect failed within that timeout (half a second of slack).
+     */
+    private ChannelFuture connectToUnreachableTcpWithin1000Millis() throws InterruptedException {
+        // TEST-NET-1: never routed; the TCP connect either fails at once (no route) or times out.
+        IdtsAddress unreachable = address.withTcp("192.0.2.1", 9);
+        long start = System.nanoTime();
+        ChannelFuture connect = connect(unreachable, 1000);
+        long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertFalse(connect.isSuccess());
+        assertTrue(millis < 1000 + 500, "failed within the connect timeout, took " + millis + " ms");
+        return connect;
     }
 
     /** Connects with the one client configuration of these tests, and waits for the outcome. */
