@@ -61,6 +61,13 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
     private static final long BACKLOG_RETRY_MILLIS = 1;
     /** The longest an IDTS attempt may take before a channel with a TCP address falls back to TCP. */
     private static final int IDTS_ATTEMPT_MAX_MILLIS = 5000;
+    /**
+     * The most bytes one flush copies into the transmit ring before it publishes them (or eight slices, an eighth of
+     * the ring, if that is less). A flush after a wait for space copies the whole outbound buffer (up to the high
+     * water mark, 512 KiB by default) in one pass; published only at its end, the reader ran dry and went to sleep
+     * meanwhile, and the two sides took turns instead of overlapping (docs/benchmarks.md, session 7).
+     */
+    private static final int MAX_UNPUBLISHED_BYTES = 64 * 1024;
 
     enum State { OPEN, CONNECTING, ACTIVE, CLOSED }
 
@@ -387,7 +394,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
         boolean ringFull;
 
         @Override
-        public boolean processMessage(Object msg) throws IdtsProtocolException {
+        public boolean processMessage(Object msg) throws IOException {
             if (!(msg instanceof ByteBuf)) {
                 return false;
             }
@@ -395,6 +402,11 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
             int readable = buf.readableBytes();
             int copied = writer.write(buf, buf.readerIndex(), readable);
             written += copied;
+            if (writer.unpublishedBytes() >= Math.min(MAX_UNPUBLISHED_BYTES, writer.sliceSize() << 3)) {
+                if (writer.publish()) {
+                    connection.notifyPeer();
+                }
+            }
             if (copied < readable) {
                 ringFull = true;
                 return false;

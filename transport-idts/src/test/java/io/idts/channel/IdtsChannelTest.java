@@ -1,5 +1,6 @@
 package io.idts.channel;
 
+import io.idts.channel.ring.RingWriter;
 import io.idts.linux.FileDescriptors;
 import io.idts.linux.UnixDomainSocket;
 import io.netty.bootstrap.Bootstrap;
@@ -550,6 +551,41 @@ final class IdtsChannelTest {
                 "writable again once the peer reads");
         assertTrue(client.isWritable());
         assertEquals(written, await(serverReceiver.reached(written)));
+        assertNull(serverReceiver.failure());
+    }
+
+    /**
+     * One flush of many buffers (as after a wait for space, when the outbound buffer holds up to its high water mark)
+     * publishes every 64 KiB as it copies them, not only at its end: a reader that drained the ring meanwhile would
+     * otherwise sleep while the bytes it waits for sit in the ring unpublished.
+     */
+    @Test
+    void aLongFlushPublishesAsItCopiesNotOnlyAtItsEnd() throws Exception {
+        EventLog serverLog = new EventLog(false);
+        serverLog.recordBytes = false;
+        int writes = 16;
+        int size = 64 * 1024;
+        PatternReceiver serverReceiver = new PatternReceiver((long) writes * size);
+        bind(serverGroup, b -> b.childOption(ChannelOption.AUTO_READ, false), pipeline(serverLog, serverReceiver));
+        Channel client = connect(clientGroup, b -> b.option(IdtsChannelOption.RING_CAPACITY, 4 << 20)
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(2 << 20, 4 << 20)));
+        Channel serverChild = await(serverLog.channel);
+        RingWriter writer = ((AbstractIdtsChannel) client).writer;
+
+        long publications = client.eventLoop().submit(() -> {
+            long before = writer.publications();
+            for (int i = 0; i < writes; i++) {
+                ByteBuf buf = client.alloc().directBuffer(size);
+                StreamPattern.write(buf, (long) i * size, size);
+                client.write(buf);
+            }
+            client.flush();
+            return writer.publications() - before;
+        }).get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        assertEquals(writes, publications, "one flush of " + writes + " buffers of 64 KiB into a 4 MiB ring");
+
+        serverChild.config().setAutoRead(true);
+        assertEquals((long) writes * size, await(serverReceiver.done()));
         assertNull(serverReceiver.failure());
     }
 

@@ -63,6 +63,10 @@ public final class RingWriter extends RingEndpoint {
     private int described;
     /** Bytes written, in all. */
     private long bytesWritten;
+    /** {@link #bytesWritten} at the last publication: every byte before it is described and published. */
+    private long bytesPublished;
+    /** How many times {@link #publish()} moved the producer position. */
+    private long publications;
 
     /** Descriptors written, published or not. */
     private long produced;
@@ -194,11 +198,13 @@ public final class RingWriter extends RingEndpoint {
     public boolean publish() throws IdtsProtocolException {
         checkFailure();
         describePending(false);
+        bytesPublished = bytesWritten;
         if (produced == published) {
             return false;
         }
         LONG.setRelease(region, producerPositionOffset, produced);
         published = produced;
+        publications++;
         // Store-load barrier: our position must be visible before we read the flag, or a reader that sets its flag
         // and re-reads our position in the meantime could both miss the data and not be notified.
         VarHandle.fullFence();
@@ -275,6 +281,16 @@ public final class RingWriter extends RingEndpoint {
     /** Our state, as last set. */
     public int state() {
         return state;
+    }
+
+    /** How many times {@link #publish()} published new descriptors. */
+    public long publications() {
+        return publications;
+    }
+
+    /** Bytes written since the last {@link #publish()}: the reader cannot see them yet. */
+    public long unpublishedBytes() {
+        return bytesWritten - bytesPublished;
     }
 
     /** Bytes written so far, published or not. */

@@ -135,6 +135,26 @@ class RingWriterTest {
     }
 
     @Test
+    void unpublishedBytesCountTheWritesSinceTheLastPublication() throws Exception {
+        CanaryRegion r = new CanaryRegion(CAP, CAP);
+        RingWriter w = r.writer(0);
+        assertEquals(0, w.unpublishedBytes());
+        w.write(pattern(10, 1), 0, 10);
+        w.write(pattern(20, 2), 0, 20);
+        assertEquals(30, w.unpublishedBytes());
+        assertEquals(0, w.publications());
+        w.publish();
+        assertEquals(0, w.unpublishedBytes());
+        assertEquals(1, w.publications());
+        w.write(pattern(5, 3), 0, 5);
+        assertEquals(5, w.unpublishedBytes());
+        w.publish();
+        w.publish();
+        assertEquals(0, w.unpublishedBytes());
+        assertEquals(2, w.publications(), "a publication with nothing new publishes nothing");
+    }
+
+    @Test
     void aFullSliceEndsAndTheNextOneIsTaken() throws Exception {
         CanaryRegion r = new CanaryRegion(CAP, CAP);
         RingWriter w = r.writer(0);
