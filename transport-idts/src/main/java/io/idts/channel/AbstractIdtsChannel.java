@@ -379,9 +379,17 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
                 }
             }
         } finally {
-            if (writer.publish()) {
-                connection.notifyPeer();
-            }
+            publishWritten();
+        }
+    }
+
+    /**
+     * Publishes what was written since the last publication, and notifies the peer if it waits for data (the write
+     * side's twin of the reads' {@code publishConsumed}).
+     */
+    final void publishWritten() throws IOException {
+        if (writer.publish()) {
+            connection.notifyPeer();
         }
     }
 
@@ -403,9 +411,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
             int copied = writer.write(buf, buf.readerIndex(), readable);
             written += copied;
             if (writer.unpublishedBytes() >= Math.min(MAX_UNPUBLISHED_BYTES, writer.sliceSize() << 3)) {
-                if (writer.publish()) {
-                    connection.notifyPeer();
-                }
+                publishWritten();
             }
             if (copied < readable) {
                 ringFull = true;
@@ -428,9 +434,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
      * @return {@code true} if space came free meanwhile and writing can go on
      */
     private boolean awaitSpace(int spinsLeft) throws IOException {
-        if (writer.publish()) {
-            connection.notifyPeer();
-        }
+        publishWritten();
         if (writer.writableBytes() > 0) {
             if (spinsLeft > 0) {
                 return true;

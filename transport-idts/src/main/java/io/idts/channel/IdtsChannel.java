@@ -302,9 +302,7 @@ public final class IdtsChannel extends AbstractIdtsChannel {
         }
         try {
             claims.commit(claim, writer);
-            if (writer.publish()) {
-                connection.notifyPeer();
-            }
+            publishWritten();
         } catch (IdtsProtocolException e) {
             // Found in the publication: the bytes may be in the ring, but the channel is done.
             ((IdtsUnsafe) unsafe()).protocolViolation(e);
