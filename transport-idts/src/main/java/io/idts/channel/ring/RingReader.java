@@ -81,6 +81,8 @@ public final class RingReader extends RingEndpoint {
     /** Valid once the peer's state is OUTPUT_SHUTDOWN or CLOSED: the producer position then may not move again. */
     private long finalPosition;
     private int flags;
+    /** The byte {@link #advanceRun()} loads ahead of its descriptor; kept only so that the load is not dropped. */
+    private byte nextLineSink;
 
     /**
      * Takes over the ring's consumer line: writes positions 0 and no flags, whatever the line held. Construct before
@@ -367,6 +369,12 @@ public final class RingReader extends RingEndpoint {
      * whole before the next descriptor is read: it names another slice.
      */
     private int advanceRun() throws IdtsProtocolException {
+        if (consumed != producer && run != NO_SLICE && !runFinished && runEnd < sliceSize) {
+            // New descriptors, and the producer most likely appended to the run's slice: load the line where those
+            // bytes start now, so that it crosses from the producer's core together with the descriptor's line
+            // instead of after it (the address does not depend on the descriptor; it is only a guess, never used).
+            nextLineSink = memory.get(run * sliceSize + runEnd);
+        }
         while (consumed != producer && (run == NO_SLICE || !runFinished)) {
             int entry = descriptorQueueOffset + ((int) consumed & DESCRIPTORS_PER_RING - 1) * DESCRIPTOR_SIZE;
             long descriptor = (long) LONG.get(region, entry);
