@@ -81,7 +81,9 @@ public final class RingReader extends RingEndpoint {
     /** Valid once the peer's state is OUTPUT_SHUTDOWN or CLOSED: the producer position then may not move again. */
     private long finalPosition;
     private int flags;
-    /** The byte {@link #advanceRun()} loads ahead of its descriptor; kept only so that the load is not dropped. */
+    /** The last {@link #readableBytes()} found the producer position where it was before. */
+    private boolean producerStill;
+    /** The byte {@link #readableBytes()} loads ahead of the producer's bytes; kept only so that the load is not dropped. */
     private byte nextLineSink;
 
     /**
@@ -103,7 +105,17 @@ public final class RingReader extends RingEndpoint {
      */
     public int readableBytes() throws IdtsProtocolException {
         checkFailure();
+        if (producerStill && run != NO_SLICE && !runFinished && runEnd < sliceSize) {
+            // The last look found the producer where it was: we wait for it, and it most likely appends right after
+            // the run in its slice. Load that line now, and the next descriptor entry (advanceRun), without waiting
+            // for the position: when it moves, the three lines cross from the producer's core together instead of
+            // one after the other. Not while bytes keep coming: the line would often be one the producer is still
+            // writing. A guess only: the byte is never used.
+            nextLineSink = memory.get(run * sliceSize + runEnd);
+        }
+        long before = producer;
         refreshProducer();
+        producerStill = producer == before;
         return advanceRun();
     }
 
@@ -369,19 +381,19 @@ public final class RingReader extends RingEndpoint {
      * whole before the next descriptor is read: it names another slice.
      */
     private int advanceRun() throws IdtsProtocolException {
-        if (consumed != producer && run != NO_SLICE && !runFinished && runEnd < sliceSize) {
-            // New descriptors, and the producer most likely appended to the run's slice: load the line where those
-            // bytes start now, so that it crosses from the producer's core together with the descriptor's line
-            // instead of after it (the address does not depend on the descriptor; it is only a guess, never used).
-            nextLineSink = memory.get(run * sliceSize + runEnd);
-        }
+        // The next descriptor entry is loaded before the test whether the position moved, so that the load need not
+        // wait for it (see readableBytes()); it is used only if the position, read before it with acquire, covers it.
+        long descriptor = (long) LONG.get(region, descriptorEntryOffset(consumed));
         while (consumed != producer && (run == NO_SLICE || !runFinished)) {
-            int entry = descriptorQueueOffset + ((int) consumed & DESCRIPTORS_PER_RING - 1) * DESCRIPTOR_SIZE;
-            long descriptor = (long) LONG.get(region, entry);
             accept(descriptor);
             consumed++;
+            descriptor = (long) LONG.get(region, descriptorEntryOffset(consumed));
         }
         return run == NO_SLICE ? 0 : runEnd - runStart;
+    }
+
+    private int descriptorEntryOffset(long position) {
+        return descriptorQueueOffset + ((int) position & DESCRIPTORS_PER_RING - 1) * DESCRIPTOR_SIZE;
     }
 
     private void accept(long descriptor) throws IdtsProtocolException {
