@@ -83,7 +83,7 @@ public final class RingReader extends RingEndpoint {
     private int flags;
     /** The last {@link #readableBytes()} found the producer position where it was before. */
     private boolean producerStill;
-    /** The byte {@link #readableBytes()} loads ahead of the producer's bytes; kept only so that the load is not dropped. */
+    /** The byte {@link #readableBytes()} loads ahead of the producer's bytes, kept so that the load is not dropped. */
     private byte nextLineSink;
 
     /**
