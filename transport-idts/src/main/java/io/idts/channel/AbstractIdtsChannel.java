@@ -391,6 +391,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
         if (writer.publish()) {
             connection.notifyPeer();
         }
+        reader.awaitReply();
     }
 
     /**

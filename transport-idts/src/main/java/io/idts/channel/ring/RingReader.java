@@ -81,8 +81,8 @@ public final class RingReader extends RingEndpoint {
     /** Valid once the peer's state is OUTPUT_SHUTDOWN or CLOSED: the producer position then may not move again. */
     private long finalPosition;
     private int flags;
-    /** The last {@link #readableBytes()} found the producer position where it was before. */
-    private boolean producerStill;
+    /** Our side published since the last bytes came: what comes next is likely an answer ({@link #awaitReply}). */
+    private boolean awaitingReply;
     /** The byte {@link #readableBytes()} loads ahead of the producer's bytes, kept so that the load is not dropped. */
     private byte nextLineSink;
 
@@ -105,18 +105,28 @@ public final class RingReader extends RingEndpoint {
      */
     public int readableBytes() throws IdtsProtocolException {
         checkFailure();
-        if (producerStill && run != NO_SLICE && !runFinished && runEnd < sliceSize) {
-            // The last look found the producer where it was: we wait for it, and it most likely appends right after
-            // the run in its slice. Load that line now, and the next descriptor entry (advanceRun), without waiting
-            // for the position: when it moves, the three lines cross from the producer's core together instead of
-            // one after the other. Not while bytes keep coming: the line would often be one the producer is still
-            // writing. A guess only: the byte is never used.
+        if (awaitingReply && run != NO_SLICE && !runFinished && runEnd < sliceSize) {
+            // We wait for the answer to what our side sent, and the producer most likely appends it right after the
+            // run in its slice. Load that line now, and the next descriptor entry (advanceRun), without waiting for
+            // the position: when it moves, the three lines cross from the producer's core together instead of one
+            // after the other. Not in a one-way stream: the line would often be one the producer is writing, and
+            // taking it from its core slows its copy. A guess only: the byte is never used.
             nextLineSink = memory.get(run * sliceSize + runEnd);
         }
-        long before = producer;
         refreshProducer();
-        producerStill = producer == before;
-        return advanceRun();
+        int readable = advanceRun();
+        if (readable > 0) {
+            awaitingReply = false;
+        }
+        return readable;
+    }
+
+    /**
+     * Tells the reader that the other ring's producer (our side) published: what comes next is likely an answer, worth
+     * loading ahead while it waits (see {@link #readableBytes()}).
+     */
+    public void awaitReply() {
+        awaitingReply = true;
     }
 
     /**
