@@ -53,6 +53,17 @@ abstract class RingEndpoint {
         descriptorQueueOffset = RegionLayout.descriptorQueueOffset(ring);
     }
 
+    /** Offset in the region of the descriptor queue's entry for descriptor number {@code position}. */
+    final int descriptorEntryOffset(long position) {
+        return descriptorQueueOffset + ((int) position & RegionLayout.DESCRIPTORS_PER_RING - 1)
+                * RegionLayout.DESCRIPTOR_SIZE;
+    }
+
+    /** Offset in the region of the return queue's entry for return number {@code position}. */
+    final int returnEntryOffset(long position) {
+        return returnQueueOffset + ((int) position & RegionLayout.SLICES_PER_RING - 1) * RegionLayout.RETURN_ENTRY_SIZE;
+    }
+
     /** The ring's data bytes, all slices. */
     final int capacity() {
         return capacity;

@@ -13,13 +13,11 @@ import java.util.concurrent.atomic.AtomicLong;
 
 import static io.idts.channel.ring.RegionLayout.DESCRIPTORS_PER_RING;
 import static io.idts.channel.ring.RegionLayout.DESCRIPTOR_KNOWN_BITS;
-import static io.idts.channel.ring.RegionLayout.DESCRIPTOR_SIZE;
 import static io.idts.channel.ring.RegionLayout.FLAG_WAITING_FOR_DATA;
 import static io.idts.channel.ring.RegionLayout.FLAG_WAITING_FOR_SPACE;
 import static io.idts.channel.ring.RegionLayout.INT;
 import static io.idts.channel.ring.RegionLayout.LONG;
 import static io.idts.channel.ring.RegionLayout.PRODUCER_FLAGS_KNOWN;
-import static io.idts.channel.ring.RegionLayout.RETURN_ENTRY_SIZE;
 import static io.idts.channel.ring.RegionLayout.SLICES_PER_RING;
 import static io.idts.channel.ring.RegionLayout.STATE_CLOSED;
 import static io.idts.channel.ring.RegionLayout.STATE_NEW;
@@ -262,8 +260,7 @@ public final class RingReader extends RingEndpoint {
         while (done != 0) {
             int slice = Long.numberOfTrailingZeros(done);
             done &= done - 1;
-            int entry = returnQueueOffset + ((int) returned & SLICES_PER_RING - 1) * RETURN_ENTRY_SIZE;
-            INT.set(region, entry, slice);
+            INT.set(region, returnEntryOffset(returned), slice);
             returned++;
             heldSlices &= ~(1L << slice);
             news = true;
@@ -400,10 +397,6 @@ public final class RingReader extends RingEndpoint {
             descriptor = (long) LONG.get(region, descriptorEntryOffset(consumed));
         }
         return run == NO_SLICE ? 0 : runEnd - runStart;
-    }
-
-    private int descriptorEntryOffset(long position) {
-        return descriptorQueueOffset + ((int) position & DESCRIPTORS_PER_RING - 1) * DESCRIPTOR_SIZE;
     }
 
     private void accept(long descriptor) throws IdtsProtocolException {

@@ -12,12 +12,10 @@ import java.util.function.LongSupplier;
 
 import static io.idts.channel.ring.RegionLayout.CONSUMER_FLAGS_KNOWN;
 import static io.idts.channel.ring.RegionLayout.DESCRIPTORS_PER_RING;
-import static io.idts.channel.ring.RegionLayout.DESCRIPTOR_SIZE;
 import static io.idts.channel.ring.RegionLayout.FLAG_WAITING_FOR_DATA;
 import static io.idts.channel.ring.RegionLayout.FLAG_WAITING_FOR_SPACE;
 import static io.idts.channel.ring.RegionLayout.INT;
 import static io.idts.channel.ring.RegionLayout.LONG;
-import static io.idts.channel.ring.RegionLayout.RETURN_ENTRY_SIZE;
 import static io.idts.channel.ring.RegionLayout.SLICES_PER_RING;
 import static io.idts.channel.ring.RegionLayout.STATE_CLOSED;
 import static io.idts.channel.ring.RegionLayout.STATE_OPEN;
@@ -365,9 +363,8 @@ public final class RingWriter extends RingEndpoint {
             return;
         }
         long descriptor = RegionLayout.descriptor(current, fill - described, endOfSlice);
-        int entry = descriptorQueueOffset + ((int) produced & DESCRIPTORS_PER_RING - 1) * DESCRIPTOR_SIZE;
         // Plain store: the release store of the position publishes it.
-        LONG.set(region, entry, descriptor);
+        LONG.set(region, descriptorEntryOffset(produced), descriptor);
         produced++;
         described = fill;
     }
@@ -414,8 +411,7 @@ public final class RingWriter extends RingEndpoint {
                     + "slices taken back, 0x%x", position, ring, SLICES_PER_RING, returned));
         }
         for (long i = returned; i != position; i++) {
-            int entry = returnQueueOffset + ((int) i & SLICES_PER_RING - 1) * RETURN_ENTRY_SIZE;
-            int slice = (int) INT.get(region, entry);
+            int slice = (int) INT.get(region, returnEntryOffset(i));
             if (slice < 0 || slice >= SLICES_PER_RING) {
                 throw fail("peer's returned slice " + Integer.toUnsignedString(slice) + " of ring " + ring
                         + " is not a slice index (0.." + (SLICES_PER_RING - 1) + ')');
