@@ -350,6 +350,15 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
                 if (msg == null) {
                     return;
                 }
+                if (spinsLeft == 0) {
+                    // As in Netty's socket channels, a flush makes at most WRITE_SPIN_COUNT passes; the rest goes on
+                    // in a task, after the loop's other work. Without the bound, a handler that writes again as its
+                    // buffers are removed (channelWritabilityChanged, a promise's listener), into a ring its peer
+                    // drains as fast, keeps one flush going for ever, and the loop never reads.
+                    eventLoop().execute(((IdtsUnsafe) unsafe()).flushTask);
+                    return;
+                }
+                spinsLeft--;
                 if (msg instanceof ByteBuf) {
                     // Every flushed buffer that fits is copied before any is removed, as a gathering write would:
                     // removing one completes its promise with an atomic update, which waits until the stores of the
@@ -358,7 +367,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
                     outboundCopy.ringFull = false;
                     in.forEachFlushedMessage(outboundCopy);
                     in.removeBytes(outboundCopy.written);
-                    if (outboundCopy.ringFull && !awaitSpace(--spinsLeft)) {
+                    if (outboundCopy.ringFull && !awaitSpace(spinsLeft)) {
                         return;
                     }
                 } else {
@@ -373,7 +382,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
                     }
                     if (region.transferred() >= region.count()) {
                         in.remove();
-                    } else if (written == 0 && !awaitSpace(--spinsLeft)) {
+                    } else if (written == 0 && !awaitSpace(spinsLeft)) {
                         return;
                     }
                 }
