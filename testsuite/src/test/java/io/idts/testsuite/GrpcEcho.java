@@ -4,6 +4,7 @@ import io.grpc.MethodDescriptor;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
+import io.idts.channel.ring.RegionLayout;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -13,7 +14,8 @@ import java.io.UncheckedIOException;
 /** A gRPC echo service of raw bytes (no protobuf): one unary method and one bidirectional stream. */
 final class GrpcEcho {
 
-    static final int MAX_MESSAGE = 64 << 20;
+    /** Four default rings, and room for the calls' few extra bytes each. */
+    static final int MAX_MESSAGE = 4 * RegionLayout.DEFAULT_RING_CAPACITY + (1 << 20);
 
     private static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
         @Override

@@ -7,6 +7,7 @@ import io.idts.channel.IdtsChannelOption;
 import io.idts.channel.IdtsEventLoopGroup;
 import io.idts.channel.IdtsServerChannel;
 import io.idts.channel.LeakRecorder;
+import io.idts.channel.ring.RegionLayout;
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
@@ -43,7 +44,8 @@ public final class HttpEchoServerMain {
     static final String HOLD_LIMIT_COPIES_HEADER = "x-idts-hold-limit-copies";
     /** The server channel's {@code IdtsChannel.pinnedBytesLimit()}: a share of its receive ring's capacity. */
     static final String PINNED_LIMIT_HEADER = "x-idts-pinned-bytes-limit";
-    static final int MAX_BODY = 64 << 20;
+    /** The largest body the tests send: 16 times the default ring. */
+    static final int MAX_BODY = 16 * RegionLayout.DEFAULT_RING_CAPACITY;
 
     private HttpEchoServerMain() {
     }

@@ -94,10 +94,10 @@ class IdtsGrpcTest {
 
     /**
      * The same on a channel built with no IDTS option at all, as a user drops IDTS into a gRPC client: the default
-     * 4 MiB rings (this is the loop's only channel, so it has the whole default), 16 calls of 4 rings each in flight.
+     * 16 MiB rings (this is the loop's only channel, so it has the whole default), 4 calls of 4 rings each in flight.
      */
     @Test
-    void sixteenUnaryCallsInFlightOfFourDefaultRingsEachWithTheTransportsDefaults() throws Exception {
+    void fourUnaryCallsInFlightOfFourDefaultRingsEachWithTheTransportsDefaults() throws Exception {
         EventLoopGroup defaultsGroup = new IdtsEventLoopGroup(1);
         ManagedChannel defaults = NettyChannelBuilder.forAddress(address)
                 .channelType(IdtsChannel.class)
@@ -106,7 +106,7 @@ class IdtsGrpcTest {
                 .maxInboundMessageSize(GrpcEcho.MAX_MESSAGE)
                 .build();
         try {
-            echoUnaryCalls(defaults, 16, 4 * RegionLayout.DEFAULT_RING_CAPACITY);
+            echoUnaryCalls(defaults, 4, 4 * RegionLayout.DEFAULT_RING_CAPACITY);
         } finally {
             shutDown(defaults, defaultsGroup);
         }

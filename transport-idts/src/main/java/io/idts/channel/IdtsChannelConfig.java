@@ -52,8 +52,8 @@ public final class IdtsChannelConfig extends DefaultChannelConfig implements Dup
     /**
      * With the default capacity, the rings of a loop's connections share about this many bytes: a connection made on
      * a loop that has {@code n} IDTS channels (itself included) gets {@code RING_BYTES_PER_LOOP / n} rounded down to a
-     * power of two, between {@link #MIN_SHARED_RING_CAPACITY} and the default (4 MiB for the first 16 channels,
-     * 256 KiB from the 257th on).
+     * power of two, between {@link #MIN_SHARED_RING_CAPACITY} and the default (16 MiB for the first 4 channels,
+     * 8 MiB up to 8, 4 MiB up to 16, 256 KiB from the 257th on).
      */
     static final long RING_BYTES_PER_LOOP =
             Math.max(1, SystemPropertyUtil.getLong("io.idts.ringBytesPerLoop", 64L << 20));

@@ -9,10 +9,10 @@ import io.netty.channel.ChannelOption;
 public final class IdtsChannelOption<T> extends ChannelOption<T> {
 
     /**
-     * Capacity in bytes of each of the connection's two rings: a power of two from 4 KiB to 256 MiB, default 4 MiB
-     * (system property {@code io.idts.ringCapacity}: a ring larger than a core's private cache is what lets a stream's
-     * writer rewrite lines the reader's core no longer holds; a stream faster than 1 GB/s touches its whole ring, a
-     * slower one a few slices). Unless set, the host rings of one event loop's connections share about 64 MiB (system
+     * Capacity in bytes of each of the connection's two rings: a power of two from 4 KiB to 256 MiB, default 16 MiB
+     * (system property {@code io.idts.ringCapacity}: a ring larger than the caches near the reader's core is what lets
+     * a stream's writer rewrite lines the reader's core no longer holds; a stream faster than 1 GB/s touches its whole
+     * ring, a slower one a few slices). Unless set, the host rings of one event loop's connections share about 64 MiB (system
      * property {@code io.idts.ringBytesPerLoop}): a connection made on a loop with {@code n} IDTS channels gets
      * {@code 64 MiB / n} rounded down to a power of two, from 256 KiB to the default, so that a thousand busy
      * connections do not put a thousand full rings in flight. For a Xen address the default is 128 KiB (system property
@@ -97,7 +97,7 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
     /**
      * Server option, host backend: how many bytes of shared regions, in all, this server keeps mapped for the
      * connections of one user (by the uid of the socket's peer credentials), handshakes under way included; default
-     * {@value IdtsServerChannelConfig#DEFAULT_MAX_SHARED_MEMORY_PER_USER} (8 GiB). A connection that would exceed it
+     * {@value IdtsServerChannelConfig#DEFAULT_MAX_SHARED_MEMORY_PER_USER} (32 GiB). A connection that would exceed it
      * is refused with the reply code {@code SHARED_MEMORY_LIMIT}; the memory counts until the connection is closed
      * and its last zero-copy view released.
      */

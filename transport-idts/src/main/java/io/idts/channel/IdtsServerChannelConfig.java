@@ -34,13 +34,13 @@ public final class IdtsServerChannelConfig extends DefaultChannelConfig {
     public static final int DEFAULT_HELLO_TIMEOUT_MILLIS = 2_000;
     /** A process has as many connects under way as it has event loops connecting; 64 leaves room for big ones. */
     public static final int DEFAULT_MAX_PENDING_HANDSHAKES_PER_PROCESS = 64;
-    /** 4 times the default ring: large enough for bulk transfers, 32 MiB of shared memory per connection at most. */
+    /** The default ring: large enough for bulk transfers, 32 MiB of shared memory per connection at most. */
     public static final int DEFAULT_MAX_RING_CAPACITY = 16 << 20;
     /**
-     * About a thousand connections of the default ring size (8 MiB each: virtual, the pages are made as the rings are
-     * written), or 256 of the largest rings allowed by default.
+     * About a thousand connections of the default ring size (32 MiB each: virtual, the pages are made as the rings are
+     * written, and a connection slower than 1 GB/s writes a few slices of them).
      */
-    public static final long DEFAULT_MAX_SHARED_MEMORY_PER_USER = 8L << 30;
+    public static final long DEFAULT_MAX_SHARED_MEMORY_PER_USER = 32L << 30;
 
     private volatile int backlog = NetUtil.SOMAXCONN;
     private volatile int helloTimeoutMillis = DEFAULT_HELLO_TIMEOUT_MILLIS;

@@ -54,7 +54,7 @@ public final class RegionLayout {
     public static final int MIN_RING_CAPACITY = 4096;
     // Small enough that the whole region (DATA_OFFSET + 2 * max) fits a ByteBuffer, whose size is an int.
     public static final int MAX_RING_CAPACITY = 1 << 28;
-    public static final int DEFAULT_RING_CAPACITY = 4 << 20;
+    public static final int DEFAULT_RING_CAPACITY = 16 << 20;
 
     /** The ring the connector produces and the acceptor consumes. */
     public static final int RING_CONNECTOR_TO_ACCEPTOR = 0;

@@ -28,7 +28,7 @@ class RegionLayoutTest {
         assertEquals(4, RegionLayout.VERSION);
         assertEquals(4096, MIN_RING_CAPACITY);
         assertEquals(1 << 28, MAX_RING_CAPACITY);
-        assertEquals(4 << 20, RegionLayout.DEFAULT_RING_CAPACITY);
+        assertEquals(16 << 20, RegionLayout.DEFAULT_RING_CAPACITY);
         assertEquals(20480, DATA_OFFSET);
         assertEquals(64, RegionLayout.SLICES_PER_RING);
         assertEquals(1024, RegionLayout.DESCRIPTORS_PER_RING);
