@@ -12,8 +12,8 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
      * Capacity in bytes of each of the connection's two rings: a power of two from 4 KiB to 256 MiB, default 16 MiB
      * (system property {@code io.idts.ringCapacity}: a ring larger than the caches near the reader's core is what lets
      * a stream's writer rewrite lines the reader's core no longer holds; a stream faster than 1 GB/s touches its whole
-     * ring, a slower one a few slices). Unless set, the host rings of one event loop's connections share about 64 MiB (system
-     * property {@code io.idts.ringBytesPerLoop}): a connection made on a loop with {@code n} IDTS channels gets
+     * ring, a slower one a few slices). Unless set, the host rings of one event loop's connections share about 64 MiB
+     * (system property {@code io.idts.ringBytesPerLoop}): a connection made on a loop with {@code n} IDTS channels gets
      * {@code 64 MiB / n} rounded down to a power of two, from 256 KiB to the default, so that a thousand busy
      * connections do not put a thousand full rings in flight. For a Xen address the default is 128 KiB (system property
      * {@code io.idts.xenRingCapacity}), because every page of a ring is a grant, and Linux's gntalloc driver allows
