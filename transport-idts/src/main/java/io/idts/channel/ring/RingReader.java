@@ -388,13 +388,20 @@ public final class RingReader extends RingEndpoint {
      * whole before the next descriptor is read: it names another slice.
      */
     private int advanceRun() throws IdtsProtocolException {
-        // The next descriptor entry is loaded before the test whether the position moved, so that the load need not
-        // wait for it (see readableBytes()); it is used only if the position, read before it with acquire, covers it.
-        long descriptor = (long) LONG.get(region, descriptorEntryOffset(consumed));
+        // While an answer is awaited, the next descriptor entry is loaded before the test whether the position moved,
+        // so that the load need not wait for it (see readableBytes()); it is used only if the position, read before
+        // it with acquire, covers it. Otherwise only entries the position covers are loaded: in a one-way stream the
+        // entry after the position is the one the producer writes next, and a reader that loaded it on every poll
+        // would take its line from the producer's core each time.
+        boolean ahead = awaitingReply;
+        long descriptor = ahead || consumed != producer
+                ? (long) LONG.get(region, descriptorEntryOffset(consumed)) : 0L;
         while (consumed != producer && (run == NO_SLICE || !runFinished)) {
             accept(descriptor);
             consumed++;
-            descriptor = (long) LONG.get(region, descriptorEntryOffset(consumed));
+            if (ahead || consumed != producer) {
+                descriptor = (long) LONG.get(region, descriptorEntryOffset(consumed));
+            }
         }
         return run == NO_SLICE ? 0 : runEnd - runStart;
     }
