@@ -367,7 +367,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
                     outboundCopy.ringFull = false;
                     in.forEachFlushedMessage(outboundCopy);
                     in.removeBytes(outboundCopy.written);
-                    if (outboundCopy.ringFull && !awaitSpace(spinsLeft)) {
+                    if (outboundCopy.ringFull && !awaitSpace()) {
                         return;
                     }
                 } else {
@@ -382,7 +382,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
                     }
                     if (region.transferred() >= region.count()) {
                         in.remove();
-                    } else if (written == 0 && !awaitSpace(spinsLeft)) {
+                    } else if (written == 0 && !awaitSpace()) {
                         return;
                     }
                 }
@@ -435,22 +435,15 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
      * The ring is full: publishes what was written so the peer can drain it, and waits for space. The wake-me flag
      * is not set here but in {@link IdtsUnsafe#prepareToSleep()}, when the loop is about to block: while the loop
      * keeps turning (busy with other channels, or spinning) it sees the space the peer frees by itself, and a flag set
-     * on every full ring would make the peer notify, a system call, on every release.
+     * on every full ring would make the peer notify, a system call, on every release. How many times one flush may
+     * go on as the peer frees space is bounded by the flush ({@code WRITE_SPIN_COUNT} passes), not here.
      *
-     * @param spinsLeft how many more times this flush may go on filling the ring as the peer frees it; at 0 the flush
-     *                  ends and another is scheduled, so that a peer that drains as fast as we fill cannot keep the
-     *                  event loop from its other channels (Netty's socket channels bound a flush the same way, by
-     *                  {@code WRITE_SPIN_COUNT} writes)
      * @return {@code true} if space came free meanwhile and writing can go on
      */
-    private boolean awaitSpace(int spinsLeft) throws IOException {
+    private boolean awaitSpace() throws IOException {
         publishWritten();
         if (writer.writableBytes() > 0) {
-            if (spinsLeft > 0) {
-                return true;
-            }
-            eventLoop().execute(((IdtsUnsafe) unsafe()).flushTask);
-            return false;
+            return true;
         }
         waitingForSpace = true;
         return false;
