@@ -8,17 +8,32 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 
 @ExtendWith(NoFdLeaks.class)
 class FileDescriptorsTest {
 
+    /**
+     * The JVM opens and closes files of its own at any moment (it reads its cgroup's memory limit now and then), which
+     * can shift one count by one; a few tries let one run in a quiet moment. A count that does not follow never
+     * passes.
+     */
     @Test
     void openCountFollowsCreateAndClose() throws Exception {
-        int before = FileDescriptors.openCount();
-        int fd = EventFd.create();
-        assertEquals(before + 1, FileDescriptors.openCount());
-        FileDescriptors.close(fd);
-        assertEquals(before, FileDescriptors.openCount());
+        int tries = 5;
+        String seen = "";
+        for (int i = 0; i < tries; i++) {
+            int before = FileDescriptors.openCount();
+            int fd = EventFd.create();
+            int open = FileDescriptors.openCount();
+            FileDescriptors.close(fd);
+            int after = FileDescriptors.openCount();
+            if (open == before + 1 && after == before) {
+                return;
+            }
+            seen += String.format(" %d/%d/%d", before, open, after);
+        }
+        fail("open counts before, with and after one eventfd, in " + tries + " tries:" + seen);
     }
 
     @Test
