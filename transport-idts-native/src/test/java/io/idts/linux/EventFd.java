@@ -10,7 +10,7 @@ import io.netty.util.concurrent.FastThreadLocal;
  */
 final class EventFd {
 
-    private static final String EVENTFD_LINK = "anon_inode:[eventfd]";
+    static final String EVENTFD_LINK = "anon_inode:[eventfd]";
     private static final int EFD_CLOEXEC = 02000000;
     private static final int EFD_NONBLOCK = 04000;
     private static final int INITIAL_VALUE = 0;

@@ -28,8 +28,7 @@ class UnixDomainSocketTest {
     private static final int BACKLOG = 4;
     private static final int MAP_SIZE = 4096;
     private static final int[] NO_FDS = {};
-    /** The {@code /proc/self/fd} link of an eventfd, and the start of a socket's. */
-    private static final String EVENTFD = "anon_inode:[eventfd]";
+    /** The start of a socket's {@code /proc/self/fd} link. */
     private static final String SOCKET = "socket:";
 
     @TempDir
@@ -156,14 +155,14 @@ class UnixDomainSocketTest {
             for (int i = 0; i < fds.length; i++) {
                 fds[i] = EventFd.create();
             }
-            Set<Integer> before = openDescriptors(EVENTFD);
+            Set<Integer> before = openDescriptors(EventFd.EVENTFD_LINK);
             assertEquals(1, UnixDomainSocket.send(client, new byte[] {1}, 0, 1, fds));
             // CMSG_SPACE(3 ints) == CMSG_SPACE(4 ints): the kernel fits all four, no MSG_CTRUNC.
             NativeIoException e = assertThrows(NativeIoException.class,
                     () -> UnixDomainSocket.receive(server, new byte[8], 0, 8, 3));
             assertTrue(e.getMessage().contains("4 file descriptors, more than the 3 accepted"), e.getMessage());
             assertEquals(NativeIoException.NO_ERRNO, e.errno());
-            assertEquals(before, openDescriptors(EVENTFD), "the received descriptors were closed");
+            assertEquals(before, openDescriptors(EventFd.EVENTFD_LINK), "the received descriptors were closed");
         } finally {
             for (int fd : fds) {
                 FileDescriptors.closeQuietly(fd);
@@ -179,12 +178,12 @@ class UnixDomainSocketTest {
             for (int i = 0; i < fds.length; i++) {
                 fds[i] = EventFd.create();
             }
-            Set<Integer> before = openDescriptors(EVENTFD);
+            Set<Integer> before = openDescriptors(EventFd.EVENTFD_LINK);
             assertEquals(1, UnixDomainSocket.send(client, new byte[] {1}, 0, 1, fds));
             NativeIoException e = assertThrows(NativeIoException.class,
                     () -> UnixDomainSocket.receive(server, new byte[8], 0, 8, 3));
             assertTrue(e.getMessage().contains("MSG_CTRUNC"), e.getMessage());
-            assertEquals(before, openDescriptors(EVENTFD), "the received descriptors were closed");
+            assertEquals(before, openDescriptors(EventFd.EVENTFD_LINK), "the received descriptors were closed");
         } finally {
             for (int fd : fds) {
                 FileDescriptors.closeQuietly(fd);
@@ -197,12 +196,12 @@ class UnixDomainSocketTest {
         connectPair();
         int fd = EventFd.create();
         try {
-            Set<Integer> before = openDescriptors(EVENTFD);
+            Set<Integer> before = openDescriptors(EventFd.EVENTFD_LINK);
             assertEquals(1, UnixDomainSocket.send(client, new byte[] {1}, 0, 1, new int[] {fd}));
             NativeIoException e = assertThrows(NativeIoException.class,
                     () -> UnixDomainSocket.receive(server, new byte[8], 0, 8, 0));
             assertTrue(e.getMessage().contains("MSG_CTRUNC"), e.getMessage());
-            assertEquals(before, openDescriptors(EVENTFD), "the received descriptor was closed");
+            assertEquals(before, openDescriptors(EventFd.EVENTFD_LINK), "the received descriptor was closed");
         } finally {
             FileDescriptors.close(fd);
         }
