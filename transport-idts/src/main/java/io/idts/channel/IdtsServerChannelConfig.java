@@ -34,8 +34,11 @@ public final class IdtsServerChannelConfig extends DefaultChannelConfig {
     public static final int DEFAULT_HELLO_TIMEOUT_MILLIS = 2_000;
     /** A process has as many connects under way as it has event loops connecting; 64 leaves room for big ones. */
     public static final int DEFAULT_MAX_PENDING_HANDSHAKES_PER_PROCESS = 64;
-    /** The default ring: large enough for bulk transfers, 32 MiB of shared memory per connection at most. */
-    public static final int DEFAULT_MAX_RING_CAPACITY = 16 << 20;
+    /**
+     * The default ring, so that a connector with the defaults is always accepted: large enough for bulk transfers, 32
+     * MiB of shared memory per connection at most.
+     */
+    public static final int DEFAULT_MAX_RING_CAPACITY = RegionLayout.DEFAULT_RING_CAPACITY;
     /**
      * About a thousand connections of the default ring size (32 MiB each: virtual, the pages are made as the rings are
      * written, and a connection slower than 1 GB/s writes a few slices of them).
