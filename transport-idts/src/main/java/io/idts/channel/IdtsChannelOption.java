@@ -88,8 +88,10 @@ public final class IdtsChannelOption<T> extends ChannelOption<T> {
 
     /**
      * Server option, host backend: the largest ring, in bytes, a connector may ask this server to map (the connector
-     * chooses both rings' capacity); default {@value IdtsServerChannelConfig#DEFAULT_MAX_RING_CAPACITY} (16 MiB), at
-     * most 256 MiB. A larger request is refused with the reply code {@code RING_TOO_LARGE}.
+     * chooses both rings' capacity); default 16 MiB, or this JVM's default {@link #RING_CAPACITY} (system property
+     * {@code io.idts.ringCapacity}) if that is larger, so that a connector with the same defaults is always accepted
+     * ({@link IdtsServerChannelConfig#DEFAULT_MAX_RING_CAPACITY}); at most 256 MiB. A larger request is refused with
+     * the reply code {@code RING_TOO_LARGE}.
      */
     public static final ChannelOption<Integer> MAX_RING_CAPACITY =
             valueOf(IdtsChannelOption.class, "MAX_RING_CAPACITY");

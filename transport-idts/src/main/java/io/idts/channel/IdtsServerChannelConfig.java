@@ -36,14 +36,24 @@ public final class IdtsServerChannelConfig extends DefaultChannelConfig {
     public static final int DEFAULT_MAX_PENDING_HANDSHAKES_PER_PROCESS = 64;
     /**
      * The default ring, so that a connector with the defaults is always accepted: large enough for bulk transfers, 32
-     * MiB of shared memory per connection at most.
+     * MiB of shared memory per connection at most; or this JVM's default ring (system property
+     * {@code io.idts.ringCapacity}) if that is larger, so that a client and a server both started with it can talk.
      */
-    public static final int DEFAULT_MAX_RING_CAPACITY = RegionLayout.DEFAULT_RING_CAPACITY;
+    public static final int DEFAULT_MAX_RING_CAPACITY = defaultMaxRingCapacity(IdtsChannelConfig.DEFAULT_RING_CAPACITY);
     /**
      * About a thousand connections of the default ring size (32 MiB each: virtual, the pages are made as the rings are
      * written, and a connection slower than 1 GB/s writes a few slices of them).
      */
     public static final long DEFAULT_MAX_SHARED_MEMORY_PER_USER = 32L << 30;
+
+    /**
+     * The larger of the default ring and {@code jvmDefaultRing}, the ring {@code io.idts.ringCapacity} asks for; an
+     * invalid one is left out (a connector asking for it fails on its own side, with a message that says why).
+     */
+    static int defaultMaxRingCapacity(int jvmDefaultRing) {
+        return RegionLayout.isValidCapacity(jvmDefaultRing)
+                ? Math.max(RegionLayout.DEFAULT_RING_CAPACITY, jvmDefaultRing) : RegionLayout.DEFAULT_RING_CAPACITY;
+    }
 
     private volatile int backlog = NetUtil.SOMAXCONN;
     private volatile int helloTimeoutMillis = DEFAULT_HELLO_TIMEOUT_MILLIS;

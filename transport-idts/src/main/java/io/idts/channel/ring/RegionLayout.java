@@ -188,7 +188,8 @@ public final class RegionLayout {
         return capacity;
     }
 
-    private static boolean isValidCapacity(int capacity) {
+    /** Whether {@code capacity} is a power of two in [MIN_RING_CAPACITY, MAX_RING_CAPACITY]. */
+    public static boolean isValidCapacity(int capacity) {
         return capacity >= MIN_RING_CAPACITY && capacity <= MAX_RING_CAPACITY && (capacity & capacity - 1) == 0;
     }
 
