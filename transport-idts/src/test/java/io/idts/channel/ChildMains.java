@@ -1,5 +1,6 @@
 package io.idts.channel;
 
+import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 
@@ -12,9 +13,19 @@ public final class ChildMains {
     private ChildMains() {
     }
 
-    /** First thing in a child's main: record Netty's leak reports, as the tests' JVM does. */
+    /**
+     * First thing in a child's main: record Netty's leak reports, as the tests' JVM does.
+     *
+     * @throws IllegalStateException if Netty's {@code ByteBuf} leak detector was made before the recorder, so that its
+     *                               leaks would go unnoticed
+     */
     public static LeakRecorder installLeakRecorder() {
-        return LeakRecorder.install();
+        LeakRecorder recorder = LeakRecorder.install();
+        if (!recorder.isRecording(ByteBuf.class)) {
+            throw new IllegalStateException("Netty's ByteBuf leak detector was made before the recorder: leaks in "
+                    + "this child would go unnoticed");
+        }
+        return recorder;
     }
 
     /**
