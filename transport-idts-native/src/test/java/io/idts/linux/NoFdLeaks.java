@@ -4,10 +4,8 @@ import org.junit.jupiter.api.extension.AfterEachCallback;
 import org.junit.jupiter.api.extension.BeforeEachCallback;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
-import java.io.File;
 import java.io.IOException;
 import java.util.Map;
-import java.util.TreeMap;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -31,7 +29,7 @@ final class NoFdLeaks implements BeforeEachCallback, AfterEachCallback {
         // which the tests' own /proc reads use.
         LinuxHost.ensureAvailability();
         Procfs.fdFlags(0);
-        context.getStore(NAMESPACE).put(BASELINE_FDS, openFds());
+        context.getStore(NAMESPACE).put(BASELINE_FDS, Procfs.openFds());
         context.getStore(NAMESPACE).put(BASELINE, FileDescriptors.openCount());
     }
 
@@ -48,19 +46,7 @@ final class NoFdLeaks implements BeforeEachCallback, AfterEachCallback {
         if (now > baseline) {
             Map<?, ?> before = context.getStore(NAMESPACE).get(BASELINE_FDS, Map.class);
             assertEquals(baseline, now, "open file descriptors at the end of the test; before: " + before
-                    + ", after: " + openFds());
+                    + ", after: " + Procfs.openFds());
         }
-    }
-
-    private static Map<Integer, String> openFds() {
-        Map<Integer, String> fds = new TreeMap<>();
-        String[] entries = new File("/proc/self/fd").list();
-        if (entries != null) {
-            for (String entry : entries) {
-                int fd = Integer.parseInt(entry);
-                fds.put(fd, FileDescriptors.describe(fd));
-            }
-        }
-        return fds;
     }
 }

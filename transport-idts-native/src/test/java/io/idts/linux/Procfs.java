@@ -1,13 +1,34 @@
 package io.idts.linux;
 
+import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
 
 /** Reads what the kernel reports about this process, to check the bindings independently of them. */
 final class Procfs {
 
     private Procfs() {
+    }
+
+    /**
+     * Every open descriptor of this process and what its {@code /proc/self/fd} link names, by number.
+     *
+     * @throws IllegalStateException if {@code /proc/self/fd} cannot be listed
+     */
+    static Map<Integer, String> openFds() {
+        String[] entries = new File("/proc/self/fd").list();
+        if (entries == null) {
+            throw new IllegalStateException("/proc/self/fd cannot be listed");
+        }
+        Map<Integer, String> fds = new TreeMap<>();
+        for (String entry : entries) {
+            int fd = Integer.parseInt(entry);
+            fds.put(fd, FileDescriptors.describe(fd));
+        }
+        return fds;
     }
 
     /** The open-file flags of {@code fd}, from the octal "flags:" line of /proc/self/fdinfo/fd. */

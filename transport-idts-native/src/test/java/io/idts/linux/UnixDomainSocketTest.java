@@ -6,7 +6,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,7 +17,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -57,15 +55,12 @@ class UnixDomainSocketTest {
      * cgroup's memory limit now and then), and a count taken during that is off by one.
      */
     private static Set<Integer> openDescriptors(String kind) {
-        String[] entries = new File("/proc/self/fd").list();
-        assertNotNull(entries, "/proc/self/fd cannot be listed");
         Set<Integer> fds = new TreeSet<>();
-        for (String entry : entries) {
-            int fd = Integer.parseInt(entry);
-            if (FileDescriptors.describe(fd).startsWith(kind)) {
+        Procfs.openFds().forEach((fd, link) -> {
+            if (link.startsWith(kind)) {
                 fds.add(fd);
             }
-        }
+        });
         return fds;
     }
 
