@@ -625,8 +625,12 @@ public final class Benchmark {
             m.put("jvm", jvm);
             m.put("jvmArguments", ManagementFactory.getRuntimeMXBean().getInputArguments());
             m.put("cpuClock", Cpu.source());
-            m.put("summary", String.format(Locale.ROOT, "%s, %d cores, %.0f GiB, %s, %s", cpu, cores,
-                    memory / (double) (1L << 30), kernel, jvm));
+            // The receiver's writeback of fast streams' slices needs a JVM option (the server JVM inherits this one's).
+            boolean writeback = Idts.isCacheLineWritebackAvailable();
+            m.put("idtsCacheLineWriteback", writeback);
+            m.put("summary", String.format(Locale.ROOT, "%s, %d cores, %.0f GiB, %s, %s; IDTS cache line writeback %s",
+                    cpu, cores, memory / (double) (1L << 30), kernel, jvm,
+                    writeback ? "on" : "off (see Idts.isCacheLineWritebackAvailable())"));
             return m;
         }
     }

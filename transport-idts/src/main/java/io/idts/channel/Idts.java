@@ -1,5 +1,6 @@
 package io.idts.channel;
 
+import io.idts.channel.ring.RingReader;
 import io.idts.linux.LinuxHost;
 import io.idts.xen.XenHost;
 import io.netty.channel.epoll.Epoll;
@@ -87,5 +88,17 @@ public final class Idts {
     /** Returns why the Xen backend cannot be used (a missing device or library, say), or {@code null} if it can. */
     public static Throwable xenUnavailabilityCause() {
         return UNAVAILABILITY_CAUSE != null ? UNAVAILABILITY_CAUSE : XenHost.unavailabilityCause();
+    }
+
+    /**
+     * Returns {@code true} if receivers write a fast stream's slices back from their CPU's caches before they give
+     * them back to the sender, which then rewrites them without taking each line back from the receiver's cores (on
+     * the development machine, one-way streams 1.5 to 2 times as fast when the two processes ran on different core
+     * groups: docs/benchmarks.md). It needs the JVM option {@code --add-exports java.base/jdk.internal.misc=ALL-UNNAMED}
+     * (the JDK's writeback of cache lines is internal) and is on wherever that option is given, unless
+     * {@code -Dio.idts.cacheLineWriteback=false}. Without it every channel works the same, only slower.
+     */
+    public static boolean isCacheLineWritebackAvailable() {
+        return RingReader.writesBackFastSlices();
     }
 }

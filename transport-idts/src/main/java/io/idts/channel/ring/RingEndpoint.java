@@ -16,6 +16,13 @@ import java.nio.ByteOrder;
  */
 abstract class RingEndpoint {
 
+    /**
+     * A slice that took this many nanoseconds per byte or more to fill (under 1 GB/s) belongs to a slow stream: its
+     * producer writes the slice returned last next, while it is warm ({@link RingWriter}), and its reader does not
+     * write it back ({@link RingReader}). A faster stream cycles through the ring.
+     */
+    static final long SLOW_STREAM_NANOS_PER_BYTE = 1;
+
     final ByteBuffer region;
     final int ring;
     final int capacity;

@@ -4,12 +4,14 @@ import io.idts.channel.IdtsProtocolException;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.util.internal.ObjectUtil;
+import io.netty.util.internal.PlatformDependent;
 
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 import static io.idts.channel.ring.RegionLayout.DESCRIPTORS_PER_RING;
 import static io.idts.channel.ring.RegionLayout.DESCRIPTOR_KNOWN_BITS;
@@ -35,6 +37,11 @@ import static io.idts.channel.ring.RegionLayout.STATE_OUTPUT_SHUTDOWN;
  * slice goes back to the producer, through the return queue, when the last reference is dropped: a view a handler
  * keeps pins its slice, never the ring.
  *
+ * <p><b>Write-back.</b> A slice that the producer filled at a fast stream's pace is written back from this core's
+ * caches before it goes back ({@link CacheLineWriteback}, where the JVM allows it): the producer rewrites it only a
+ * ring later, and finds its lines in memory instead of in this core's caches. A slow stream's slice is not: its
+ * producer writes the slice given back last next, while its lines are still warm.
+ *
  * <p>Single-threaded (the event loop) but for {@link #unpin} and the counters. After a protocol violation every
  * method that reads the peer's line throws the same {@link IdtsProtocolException}.
  */
@@ -54,6 +61,15 @@ public final class RingReader extends RingEndpoint {
     private final AtomicInteger pinnedSlices = new AtomicInteger();
     /** Event loop: slices the producer gave us (from the first descriptor naming one until it is returned). */
     private long heldSlices;
+    /** Per slice: bytes to write back when it is returned (the fast stream's slice's bytes), or 0. Event loop. */
+    private final int[] writebackBytes = new int[SLICES_PER_RING];
+    /** The writeback, or {@code null} (none available, or not wanted). */
+    private final MemoryWriteback writeback;
+    /** The address of {@link #memory}; 0 without {@link #writeback}. */
+    private final long memoryAddress;
+    private final LongSupplier nanoClock;
+    /** {@link #nanoClock} when the run's slice was started; only kept with {@link #writeback}. */
+    private long runStartNanos;
 
     /** The slice of the run, or {@link #NO_SLICE}. */
     private int run = NO_SLICE;
@@ -89,7 +105,23 @@ public final class RingReader extends RingEndpoint {
      * telling the peer we are open.
      */
     public RingReader(ByteBuffer region, RegionLayout layout, int ring) {
+        this(region, layout, ring, CacheLineWriteback.ifAvailable(), System::nanoTime);
+    }
+
+    /** Whether readers made with the public constructor write a fast stream's slices back before returning them. */
+    public static boolean writesBackFastSlices() {
+        return CacheLineWriteback.ifAvailable() != null;
+    }
+
+    /**
+     * With the writeback of fast streams' slices ({@code null} for none) and the clock that tells a fast stream from a
+     * slow one; for tests.
+     */
+    RingReader(ByteBuffer region, RegionLayout layout, int ring, MemoryWriteback writeback, LongSupplier nanoClock) {
         super(region, layout, ring);
+        this.writeback = writeback;
+        this.nanoClock = ObjectUtil.checkNotNull(nanoClock, "nanoClock");
+        memoryAddress = writeback == null ? 0 : PlatformDependent.directBufferAddress(memory);
         // The connector is OPEN from the start, so a connector state of NEW would be a decrease.
         peerState = RegionLayout.initialProducerState(ring);
         LONG.setRelease(region, consumerPositionOffset, 0L);
@@ -260,6 +292,11 @@ public final class RingReader extends RingEndpoint {
         while (done != 0) {
             int slice = Long.numberOfTrailingZeros(done);
             done &= done - 1;
+            int bytes = writebackBytes[slice];
+            if (bytes != 0) {
+                writebackBytes[slice] = 0;
+                writeback.writeback(memoryAddress + (long) slice * sliceSize, bytes);
+            }
             INT.set(region, returnEntryOffset(returned), slice);
             returned++;
             heldSlices &= ~(1L << slice);
@@ -440,9 +477,16 @@ public final class RingReader extends RingEndpoint {
             runFinished = false;
             heldSlices |= 1L << slice;
             references.set(slice, READER_REFERENCE);
+            if (writeback != null) {
+                runStartNanos = nanoClock.getAsLong();
+            }
         }
         runEnd += (int) length;
         if (end) {
+            if (writeback != null && runEnd > 0
+                    && nanoClock.getAsLong() - runStartNanos < (long) sliceSize * SLOW_STREAM_NANOS_PER_BYTE) {
+                writebackBytes[slice] = runEnd;
+            }
             runFinished = true;
             if (runStart == runEnd) {
                 run = NO_SLICE;

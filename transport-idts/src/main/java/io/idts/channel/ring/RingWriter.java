@@ -41,8 +41,6 @@ public final class RingWriter extends RingEndpoint {
     private static final byte SLICE_FREE = 0;     // ours: in the free list
     private static final byte SLICE_CURRENT = 1;  // being appended to; its bytes so far may be with the consumer
     private static final byte SLICE_FINISHED = 2; // END_OF_SLICE written: the consumer's until it returns it
-    /** A slice that took this many nanoseconds per byte or more to fill (under 1 GB/s) belongs to a slow stream. */
-    private static final long SLOW_NANOS_PER_BYTE = 1;
 
 
     private final byte[] sliceStates = new byte[SLICES_PER_RING];
@@ -334,8 +332,10 @@ public final class RingWriter extends RingEndpoint {
         // faster stream uses up the slices it has before it takes returns back, and so cycles through the ring: the
         // reader read a slice's lines a ring's worth of bytes ago, its core's private caches have let them go, and the
         // writer does not pay a cross-core invalidation for every line it rewrites (with 1 MiB rings, as large as the
-        // core's cache, that halved a single stream's bandwidth: docs/benchmarks.md).
-        if (freeCount == 0 || nanoClock.getAsLong() - sliceTakenNanos >= (long) sliceSize * SLOW_NANOS_PER_BYTE) {
+        // core's cache, that halved a single stream's bandwidth: docs/benchmarks.md). A shared cache of the reader's
+        // core group may still hold them: the reader writes such a slice back before returning it (RingReader).
+        long fillNanos = nanoClock.getAsLong() - sliceTakenNanos;
+        if (freeCount == 0 || fillNanos >= (long) sliceSize * SLOW_STREAM_NANOS_PER_BYTE) {
             takeReturnedSlices();
             if (freeCount == 0) {
                 return false;

@@ -1,5 +1,7 @@
 package io.idts.channel.ring;
 
+import io.netty.util.internal.PlatformDependent;
+
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Arrays;
@@ -46,6 +48,16 @@ public final class CanaryRegion {
 
     public RingReader reader(int ring) {
         return new RingReader(region, layout, ring);
+    }
+
+    /** A reader with the given writeback of fast streams' slices and clock, for tests of what it writes back. */
+    RingReader reader(int ring, MemoryWriteback writeback, LongSupplier nanoClock) {
+        return new RingReader(region, layout, ring, writeback, nanoClock);
+    }
+
+    /** The address of byte {@code index} of ring {@code ring}'s data. */
+    public long dataAddress(int ring, int index) {
+        return PlatformDependent.directBufferAddress(region) + layout.dataOffset(ring) + index;
     }
 
     // The peer's (or the test's) direct access to the region, through the same views the protocol uses.

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static io.idts.channel.ring.RegionLayout.FLAG_WAITING_FOR_DATA;
 import static io.idts.channel.ring.RegionLayout.FLAG_WAITING_FOR_SPACE;
@@ -243,6 +244,86 @@ class RingReaderTest {
         assertEquals(3, r.getLong(RegionLayout.returnPositionOffset(0)));
         assertEquals(0, r.getInt(RegionLayout.returnQueueOffset(0) + 2 * RegionLayout.RETURN_ENTRY_SIZE));
         assertThrows(IllegalArgumentException.class, () -> rd.takeForView(2), "more than the run offers");
+    }
+
+    /** What a reader wrote back: (address, length) pairs, in order. */
+    private static final class RecordedWriteback implements MemoryWriteback {
+        final List<long[]> calls = new ArrayList<>();
+
+        @Override
+        public void writeback(long address, long length) {
+            calls.add(new long[] { address, length });
+        }
+
+        void assertCalls(CanaryRegion r, int ring, int... sliceAndLength) {
+            assertEquals(sliceAndLength.length / 2, calls.size(), "writebacks");
+            for (int i = 0; i < calls.size(); i++) {
+                int slice = sliceAndLength[2 * i];
+                assertEquals(r.dataAddress(ring, slice * SLICE), calls.get(i)[0], "address of writeback " + i);
+                assertEquals(sliceAndLength[2 * i + 1], calls.get(i)[1], "length of writeback " + i);
+            }
+        }
+    }
+
+    @Test
+    void aFastStreamsSlicesAreWrittenBackAsTheyGoBackAndNotBefore() throws Exception {
+        CanaryRegion r = new CanaryRegion(CAP, CAP);
+        RingWriter w = r.writer(0);
+        RecordedWriteback writeback = new RecordedWriteback();
+        RingReader rd = r.reader(0, writeback, () -> 0L);
+        w.write(pattern(2 * SLICE, 0), 0, 2 * SLICE);
+        w.write(pattern(SLICE / 2, 0), 0, SLICE / 2);
+        w.publish();
+        assertEquals(SLICE, rd.readableBytes());
+        rd.pin(0);
+        rd.takeForView(SLICE);
+        rd.read(buffer(SLICE + SLICE / 2), SLICE + SLICE / 2);
+        assertTrue(writeback.calls.isEmpty(), "nothing before release()");
+        rd.release();
+        writeback.assertCalls(r, 0, 1, SLICE);
+        // A slice the writer leaves early (a claim wanted more than its rest) is written back as far as it was filled.
+        assertEquals(SLICE, w.contiguousWritableBytes(SLICE), "slice 2 finished half full, slice 3 taken");
+        w.write(pattern(1, 0), 0, 1);
+        w.publish();
+        assertEquals(1, rd.readableBytes());
+        rd.read(buffer(1), 1);
+        rd.release();
+        writeback.assertCalls(r, 0, 1, SLICE, 2, SLICE / 2);
+        rd.unpin(0);
+        writeback.assertCalls(r, 0, 1, SLICE, 2, SLICE / 2);
+        rd.release();
+        writeback.assertCalls(r, 0, 1, SLICE, 2, SLICE / 2, 0, SLICE);
+        rd.release();
+        writeback.assertCalls(r, 0, 1, SLICE, 2, SLICE / 2, 0, SLICE);
+        assertEquals(3, r.getLong(RegionLayout.returnPositionOffset(0)), "each slice went back once");
+    }
+
+    @Test
+    void aSlowStreamsSliceIsNotWrittenBack() throws Exception {
+        for (boolean slow : new boolean[] { false, true }) {
+            CanaryRegion r = new CanaryRegion(CAP, CAP);
+            RingWriter w = r.writer(0);
+            RecordedWriteback writeback = new RecordedWriteback();
+            AtomicLong clock = new AtomicLong();
+            RingReader rd = r.reader(0, writeback, clock::get);
+            w.write(pattern(SLICE / 2, 0), 0, SLICE / 2);
+            w.publish();
+            assertEquals(SLICE / 2, rd.readableBytes(), "slice 0 started at 0 ns");
+            rd.read(buffer(SLICE / 2), SLICE / 2);
+            // The rest of the slice, SLICE ns after its first bytes (a byte per ns: slow) or 1 ns sooner.
+            clock.set(slow ? SLICE : SLICE - 1);
+            w.write(pattern(SLICE, 0), 0, SLICE);
+            w.publish();
+            assertEquals(SLICE / 2, rd.readableBytes(), "the rest of slice 0");
+            rd.read(buffer(SLICE), SLICE);
+            rd.release();
+            assertEquals(1, r.getLong(RegionLayout.returnPositionOffset(0)), "slow or not, slice 0 went back");
+            if (slow) {
+                writeback.assertCalls(r, 0);
+            } else {
+                writeback.assertCalls(r, 0, 0, SLICE);
+            }
+        }
     }
 
     @Test
