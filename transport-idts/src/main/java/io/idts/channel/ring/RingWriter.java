@@ -334,8 +334,8 @@ public final class RingWriter extends RingEndpoint {
         // writer does not pay a cross-core invalidation for every line it rewrites (with 1 MiB rings, as large as the
         // core's cache, that halved a single stream's bandwidth: docs/benchmarks.md). A shared cache of the reader's
         // core group may still hold them: the reader writes such a slice back before returning it (RingReader).
-        long fillNanos = nanoClock.getAsLong() - sliceTakenNanos;
-        if (freeCount == 0 || fillNanos >= (long) sliceSize * SLOW_STREAM_NANOS_PER_BYTE) {
+        if (freeCount == 0
+                || nanoClock.getAsLong() - sliceTakenNanos >= (long) sliceSize * SLOW_STREAM_NANOS_PER_BYTE) {
             takeReturnedSlices();
             if (freeCount == 0) {
                 return false;
