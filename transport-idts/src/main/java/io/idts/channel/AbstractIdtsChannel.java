@@ -109,6 +109,11 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
     private boolean readingRing;
     private boolean armedForData;
     boolean waitingForSpace;
+    /**
+     * A flush made its {@code WRITE_SPIN_COUNT} passes with bytes left: it goes on at the loop's next poll of this
+     * channel, with its reads, as an epoll channel's goes on at its next {@code EPOLLOUT}.
+     */
+    private boolean flushYielded;
     private boolean inputShutdownReadCompleteFired;
     private boolean peerGone;
     /** The first protocol violation found; reported once, then the channel closes. */
@@ -351,11 +356,13 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
                     return;
                 }
                 if (spinsLeft == 0) {
-                    // As in Netty's socket channels, a flush makes at most WRITE_SPIN_COUNT passes; the rest goes on
-                    // in a task, after the loop's other work. Without the bound, a handler that writes again as its
-                    // buffers are removed (channelWritabilityChanged, a promise's listener), into a ring its peer
-                    // drains as fast, keeps one flush going for ever, and the loop never reads.
-                    eventLoop().execute(((IdtsUnsafe) unsafe()).flushTask);
+                    // As in Netty's socket channels, a flush makes at most WRITE_SPIN_COUNT passes. Without the
+                    // bound, a handler that writes again as its buffers are removed (channelWritabilityChanged, a
+                    // promise's listener), into a ring its peer drains as fast, keeps one flush going for ever, and
+                    // the loop never reads. The rest goes on at the next poll, not in a task: the loop runs the tasks
+                    // queued while it runs tasks in the same turn, for up to a second, so a flush that queued itself
+                    // again would still keep the loop from reading.
+                    flushYielded = true;
                     return;
                 }
                 spinsLeft--;
@@ -564,7 +571,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
      */
     final class IdtsUnsafe extends AbstractUnsafe implements IdtsIoHandle, IdtsConnection.Events {
 
-        /** A flush that yielded to the other channels of the loop ({@code WRITE_SPIN_COUNT}) goes on here. */
+        /** A flush that waited for a claim's end, or for the TCP route's writability, goes on here. */
         private final Runnable flushTask = this::flush0;
         /** After views were released on the loop, or on another thread and handed back. */
         private final Runnable viewsReleased = this::viewsReleased;
@@ -656,6 +663,14 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
                     reader.clearWaitingForData();
                 }
                 int work = 0;
+                if (flushYielded) {
+                    flushYielded = false;
+                    work++;
+                    flush0();
+                    if (connection == null) {
+                        return work;
+                    }
+                }
                 if (waitingForSpace && (writer.writableBytes() > 0
                         || reader.peerState() == RegionLayout.STATE_CLOSED)) {
                     waitingForSpace = false;
@@ -701,7 +716,7 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
             if (connection == null) {
                 return false;
             }
-            boolean ready = false;
+            boolean ready = flushYielded;
             if (waitingForSpace) {
                 try {
                     // Sets WAITING_FOR_SPACE and re-checks; on a free ring it clears the flag again: go on writing.

@@ -137,9 +137,9 @@ final class IdtsChannelTest {
     }
 
     /**
-     * With {@code WRITE_SPIN_COUNT} 1 a flush that finds space freed behind it yields to the loop and goes on in a
-     * task; a spinning server drains the small ring as it fills, so the flushes yield again and again: nothing may be
-     * lost, reordered or left behind.
+     * With {@code WRITE_SPIN_COUNT} 1 a flush that finds space freed behind it yields to the loop and goes on at the
+     * loop's next poll; a spinning server drains the small ring as it fills, so the flushes yield again and again:
+     * nothing may be lost, reordered or left behind.
      */
     @Test
     void aFlushThatYieldsAfterWriteSpinCountRefillsGoesOnWithoutLosingBytes() throws Exception {
@@ -157,6 +157,56 @@ final class IdtsChannelTest {
         assertTrue(write.await(TIMEOUT_SECONDS, TimeUnit.SECONDS));
         assertTrue(write.isSuccess(), () -> "write failed: " + write.cause());
         assertNull(receiver.failure());
+    }
+
+    /**
+     * A sender that writes again whenever its channel becomes writable, into a ring its peer drains as fast: its
+     * flushes never run out of space, so each one yields after {@code WRITE_SPIN_COUNT} passes. The channel must still
+     * read between them. The server sends one byte at a time, the next only once the client read the last; a flush
+     * that went on in a task kept the loop in its tasks for up to Netty's task quantum (a second) per byte.
+     */
+    @Test
+    void aWriterThatRefillsAsItsRingDrainsDoesNotKeepItsChannelFromReading() throws Exception {
+        int rounds = 50;
+        CompletableFuture<ChannelHandlerContext> serverChild = new CompletableFuture<>();
+        bind(serverGroup, b -> { }, new ChannelInboundHandlerAdapter() {
+            @Override
+            public void channelActive(ChannelHandlerContext ctx) {
+                serverChild.complete(ctx);
+                ctx.fireChannelActive();
+            }
+
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                ReferenceCountUtil.release(msg); // drains as fast as the client writes
+            }
+        });
+        CompletableFuture<Integer> allRead = new CompletableFuture<>();
+        PatternSender sender = new PatternSender(Long.MAX_VALUE, 64, 13);
+        // A low water mark: the sender refills in small batches, so a flush pass is short.
+        Channel client = connect(clientGroup, b -> b.option(ChannelOption.WRITE_BUFFER_WATER_MARK,
+                new WriteBufferWaterMark(4096, 8192)), sender, new ChannelInboundHandlerAdapter() {
+            private int read;
+
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                read += ((ByteBuf) msg).readableBytes();
+                ReferenceCountUtil.release(msg);
+                if (read < rounds) {
+                    sendOneByte(serverChild.join());
+                } else {
+                    allRead.complete(read);
+                }
+            }
+        });
+        sendOneByte(await(serverChild));
+        assertEquals(rounds, await(allRead), "bytes read one at a time while the client streamed");
+        assertTrue(sender.sent() > 0);
+        assertTrue(client.close().await(TIMEOUT_SECONDS, TimeUnit.SECONDS));
+    }
+
+    private static void sendOneByte(ChannelHandlerContext ctx) {
+        ctx.executor().execute(() -> ctx.writeAndFlush(ctx.alloc().directBuffer(1).writeByte('p')));
     }
 
     @Test
