@@ -663,18 +663,15 @@ abstract class AbstractIdtsChannel extends AbstractChannel implements DuplexChan
                     reader.clearWaitingForData();
                 }
                 int work = 0;
-                if (flushYielded) {
-                    flushYielded = false;
-                    work++;
-                    flush0();
-                    if (connection == null) {
-                        return work;
-                    }
-                }
+                boolean flush = flushYielded;
                 if (waitingForSpace && (writer.writableBytes() > 0
                         || reader.peerState() == RegionLayout.STATE_CLOSED)) {
                     waitingForSpace = false;
                     writer.clearWaitingForSpace();
+                    flush = true;
+                }
+                if (flush) {
+                    flushYielded = false;
                     work++;
                     flush0();
                     if (connection == null) {
